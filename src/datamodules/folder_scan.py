@@ -84,10 +84,12 @@ def scan_image_folder(root: str | Path, decode: bool = True, workers: int = 8) -
     skipped: list[tuple[Path, str]] = []
     candidates: dict[str, list[Path]] = {}
     for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):  # hidden files and folders (.DS_Store, markers) are not data
+            continue
         if not entry.is_dir():
             skipped.append((entry, "not in an identity folder"))
             continue
-        files = sorted(p for p in entry.rglob("*") if p.is_file())
+        files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.startswith("."))
         candidates[entry.name] = []
         for path in files:
             if path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -97,12 +97,12 @@ def render_synthetic_faces(
 ) -> Path:
     """Write ``root/id_XXXXX/NNN.png`` for every identity and image; skip when already rendered.
 
-    A ``synthetic.json`` marker with the parameters is written last, so an interrupted render is redone.
+    A ``.synthetic.json`` marker with the parameters is written last, so an interrupted render is redone.
     """
     root = Path(root)
     params = {"num_identities": num_identities, "images_per_identity": images_per_identity,
               "image_size": image_size, "seed": seed}
-    marker = root / "synthetic.json"
+    marker = root / ".synthetic.json"
     if marker.is_file() and json.loads(marker.read_text()) == params:
         return root
     log.info("Rendering %d synthetic identities x %d images into %s", num_identities, images_per_identity, root)
