@@ -1,0 +1,47 @@
+"""Compose the project's Hydra configs for tests: CPU, small backbone, small images, temp output dirs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+ORL_DIR = ROOT.parent / "shared" / "data" / "orl_faces_30"
+
+# Small and fast on 2 CPU cores; production defaults stay in conf/.
+TINY = [
+    "trainer=cpu",
+    "model.backbone.depth=18",
+    "model.backbone.pretrained=null",
+    "data.image_size=32",
+    "data.num_workers=0",
+    "data.persistent_workers=false",
+    "data.pin_memory=false",
+    "trainer.log_every_n_steps=1",
+    "+trainer.enable_model_summary=false",
+]
+
+
+def compose_config(name: str, overrides: list[str], out_dir: Path) -> DictConfig:
+    """Compose ``conf/<name>.yaml`` with outputs, checkpoints and the synthetic-data cache under ``out_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(
+            config_name=name,
+            overrides=[
+                f"paths.root_dir={out_dir}",
+                f"paths.output_dir={out_dir}/run",
+                f"paths.checkpoint_dir={out_dir}/checkpoints",
+                *overrides,
+            ],
+        )
+
+
+def orl_root() -> Path:
+    """The shared ORL faces; fails loudly (never skips) when the folder is missing."""
+    if not ORL_DIR.is_dir():
+        raise FileNotFoundError(f"Real-face test data missing: {ORL_DIR} (see ../shared/data/README.md).")
+    return ORL_DIR
