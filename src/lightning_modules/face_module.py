@@ -35,6 +35,7 @@ class FaceRecognitionModule(L.LightningModule):
         freeze_backbone_epochs: epochs during which only the neck and head are trained.
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
+        image_size: input size the model is trained at, stored so exports can rebuild the transform.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class FaceRecognitionModule(L.LightningModule):
         freeze_backbone_epochs: int = 0,
         channels_last: bool = True,
         val_max_pairs: int = 3000,
+        image_size: int | None = None,
     ) -> None:
         super().__init__()
         backbone, head, optimizer, scheduler = map(_plain, (backbone, head, optimizer, scheduler))
