@@ -164,14 +164,26 @@ def supports_filter_templates(server_version: str | None) -> bool:
     return bool(match) and (int(match[1]), int(match[2])) >= (2, 5)
 
 
+def rows_per_upsert(row_bytes: int, server: bool, override: int | None = None) -> int:
+    """Rows per upsert call: ``override`` (config insert_batch_rows) or a per-backend byte budget."""
+    if override:
+        return int(override)
+    budget = SERVER_BATCH_BYTES if server else LITE_BATCH_BYTES
+    return max(1, budget // max(1, row_bytes))
+
+
 def _check_no_control_chars(field_name: str, value: str) -> None:
     if _CONTROL_CHARS.search(value):
         raise ValueError(f"{field_name} {value!r} contains control characters, which are not supported")
 
 
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
 def _check_texts(field_name: str, values: Sequence[str], max_bytes: int) -> None:
     for value in values:
-        size = len(value.encode("utf-8"))
+        size = _utf8_len(value)
         if size == 0:
             raise ValueError(f"empty {field_name} is not allowed")
         if size > max_bytes:
@@ -557,13 +569,6 @@ class MilvusStore:
         return self._meta
 
     # ----------------------------------------------------------------- writes
-    def insert_batch_rows(self, row_bytes: int) -> int:
-        """Rows per upsert call: ``settings.insert_batch_rows`` or a byte budget per backend."""
-        if self.settings.insert_batch_rows:
-            return int(self.settings.insert_batch_rows)
-        budget = SERVER_BATCH_BYTES if self.settings.is_server else LITE_BATCH_BYTES
-        return max(1, budget // max(1, row_bytes))
-
     def upsert(
         self,
         image_paths: Sequence[str],
@@ -588,8 +593,9 @@ class MilvusStore:
         _check_unique(paths)
         if not paths:
             return 0
-        row_bytes = 4 * dim + 8 + max(len(p.encode()) for p in paths) + max(len(p.encode()) for p in pids) + 32
-        for part in _chunks(len(paths), self.insert_batch_rows(row_bytes)):
+        row_bytes = 4 * dim + 8 + 32 + max(map(_utf8_len, paths)) + max(map(_utf8_len, pids))
+        batch = rows_per_upsert(row_bytes, self.settings.is_server, self.settings.insert_batch_rows)
+        for part in _chunks(len(paths), batch):
             rows = [
                 {PK_FIELD: path_to_id(path), PERSON_FIELD: pid, PATH_FIELD: path, VECTOR_FIELD: vec}
                 for path, pid, vec in zip(paths[part], pids[part], vectors[part])

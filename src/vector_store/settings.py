@@ -59,7 +59,7 @@ class MilvusSettings:
     recreate: bool = False
     insert_batch_rows: int | None = None  # None: computed from dim (see MilvusStore)
     consistency_level: str = "Strong"
-    connect_timeout_s: float = 3.0
+    connect_timeout_s: float = 2.0
     connect_attempts: int = 3
     connect_backoff_s: float = 0.5
     request_timeout_s: float = 120.0
