@@ -107,6 +107,9 @@ def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     proxy_port = free_port()
     server.config.update(proxy_port=proxy_port)
     server.webservice_port = free_port()
+    # Strongly consistent reads wait for the next proxy time tick (default 200 ms); a shorter
+    # tick makes the many small reads of the tests ~3x faster without changing their results.
+    server.config.set("proxy.timeTickInterval", 50)
     uri = f"http://127.0.0.1:{proxy_port}"
 
     started = time.monotonic()
