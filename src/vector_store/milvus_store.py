@@ -27,7 +27,7 @@ import threading
 import time
 import types
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -91,7 +91,7 @@ class GalleryRecord:
     id: int
     person_id: str
     image_path: str
-    embedding: np.ndarray | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ class GalleryMetadata:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != METADATA_FORMAT:
             raise ValueError(f"description is not {METADATA_FORMAT} metadata")
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # newer keys are ignored
 
 
 # --------------------------------------------------------------------------- helpers
@@ -548,11 +549,14 @@ class MilvusStore:
         # The dim has its own line below; compare the rest of the schema at the found dim.
         expected_fields = _field_specs(found_dim if isinstance(found_dim, int) else wanted.dim)
         index = self.index_info()
+        build_params = self._index_build_params()
+        # Only the parameters we set are compared; servers may report extra keys.
+        found_params = {k: index.params.get(k) for k in build_params}
         checks = [
             ("embedding dim", wanted.dim, found_dim),
             ("metric", METRIC, index.metric_type),
             ("index type", self.index_type, index.index_type),
-            ("index params", self._index_build_params(), index.params),
+            ("index params", build_params, found_params),
             ("model", wanted.model_id, found.model_id),
             ("TTA mode", wanted.tta_mode, found.tta_mode),
         ]

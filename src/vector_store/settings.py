@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 SERVER_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
+CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 ENV_TOKEN, ENV_USER, ENV_PASSWORD = "MILVUS_TOKEN", "MILVUS_USER", "MILVUS_PASSWORD"
 _MASK = "***"
 # milvus-lite 2.5 only accepts these data-file names (checked here to fail with a clear message).
@@ -74,6 +75,9 @@ class MilvusSettings:
         for name in ("index_m", "index_ef_construction", "search_ef", "top_k", "connect_attempts"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"milvus setting {name} must be >= 1, got {getattr(self, name)}")
+        if self.consistency_level not in CONSISTENCY_LEVELS:
+            raise ValueError(f"consistency_level must be one of {CONSISTENCY_LEVELS}, "
+                             f"got {self.consistency_level!r}")
         if self.insert_batch_rows is not None and self.insert_batch_rows < 1:
             raise ValueError(f"insert_batch_rows must be >= 1 or null, got {self.insert_batch_rows}")
 
