@@ -96,6 +96,7 @@ def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """``http://127.0.0.1:<port>`` of a Milvus 2.3.5 standalone server started for this session."""
     import milvus as milvus_pkg
 
+    started = time.monotonic()
     base_dir = tmp_path_factory.mktemp("milvus-server")
     _link_cached_binaries(milvus_pkg, base_dir)
     etcd_config = _write_embedded_etcd_config(base_dir)
@@ -112,7 +113,6 @@ def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     server.config.set("proxy.timeTickInterval", 50)
     uri = f"http://127.0.0.1:{proxy_port}"
 
-    started = time.monotonic()
     previous = os.environ.get("ETCD_CONFIG_PATH")
     os.environ["ETCD_CONFIG_PATH"] = str(etcd_config)  # read by the embedded etcd
     try:
@@ -126,8 +126,8 @@ def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             os.environ.pop("ETCD_CONFIG_PATH", None)
         else:
             os.environ["ETCD_CONFIG_PATH"] = previous
-    print(f"\nMilvus {milvus_pkg.__version__} test server at {uri} "
-          f"ready in {time.monotonic() - started:.1f}s")
+    print(f"\nMilvus {milvus_pkg.__version__} test server at {uri} ready in "
+          f"{time.monotonic() - started:.1f}s (binaries unpacked/linked, process started, connected)")
     yield uri
     server.stop()
 

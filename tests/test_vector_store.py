@@ -27,6 +27,7 @@ from src.vector_store import (
     CollectionNotFoundError,
     MilvusSettings,
     MilvusStore,
+    MilvusStoreError,
     MilvusUnavailableError,
     path_to_id,
 )
@@ -277,6 +278,14 @@ def test_open_missing_collection(store: MilvusStore) -> None:
     assert not store.has_collection()
 
 
+def test_backend_errors_surface_as_store_errors(store: MilvusStore) -> None:
+    store.ensure_collection(8, model_id="m", tta_mode="none")
+    with make_store(store.settings.uri, store.collection_name) as other:
+        other.drop_collection()  # dropped behind the first store's back
+    with pytest.raises(MilvusStoreError, match=rf"Milvus count on collection '{store.collection_name}' at "):
+        store.count()
+
+
 # ------------------------------------------------------------------ connection and config
 
 def test_unreachable_server_fails_fast_with_hint(caplog: pytest.LogCaptureFixture) -> None:
@@ -288,9 +297,16 @@ def test_unreachable_server_fails_fast_with_hint(caplog: pytest.LogCaptureFixtur
     elapsed = time.monotonic() - started
     assert elapsed < 15.0
     message = str(err.value)
-    assert uri in message and "docker compose up -d" in message and "3 attempts" in message
+    assert uri in message and "docker compose up -d" in message and "3 attempt(s)" in message
     for secret in ("tok-SECRET-1", "pw-SECRET-2"):
         assert secret not in message and secret not in caplog.text
+
+    port = closed_port()  # a password inside the URI is masked too
+    with pytest.raises(MilvusUnavailableError) as err:
+        MilvusStore(MilvusSettings(uri=f"http://bob:pw-SECRET-3@127.0.0.1:{port}",
+                                   connect_attempts=1, connect_timeout_s=0.5))
+    assert f"http://bob:***@127.0.0.1:{port}" in str(err.value) and "1 attempt(s)" in str(err.value)
+    assert "pw-SECRET-3" not in str(err.value) + caplog.text
 
 
 def test_secrets_masked_in_repr_and_uri() -> None:

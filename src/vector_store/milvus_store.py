@@ -17,6 +17,7 @@ never pasted into an expression unescaped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -30,7 +31,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
@@ -250,6 +251,27 @@ def _short(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc).strip()[:300]
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _translate_errors(method: _F) -> _F:
+    """Re-raise pymilvus errors as MilvusStoreError / MilvusUnavailableError (callers cannot
+    import pymilvus), naming the operation, collection and URI."""
+
+    @functools.wraps(method)
+    def wrapper(self: MilvusStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as exc:
+            text = (f"Milvus {method.__name__} on collection {self.collection_name!r} at "
+                    f"{self.settings.display_uri} failed: {_short(exc)}")
+            if "unavailable" in text.lower() or "connect" in _short(exc).lower():
+                raise MilvusUnavailableError(f"{text}. {START_SERVER_HINT}") from exc
+            raise MilvusStoreError(text) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 # --------------------------------------------------------------------------- Milvus Lite
 
 _LITE_LOCK = threading.Lock()
@@ -346,7 +368,7 @@ def _connect_server(settings: MilvusSettings, alias: str) -> MilvusClient:
             time.sleep(settings.connect_backoff_s * 2 ** (attempt - 1))
     raise MilvusUnavailableError(
         f"Could not reach Milvus at {settings.display_uri} after {settings.connect_attempts} "
-        f"attempts in {time.monotonic() - start:.1f}s (last error: {last_error}). {START_SERVER_HINT}"
+        f"attempt(s) in {time.monotonic() - start:.1f}s (last error: {last_error}). {START_SERVER_HINT}"
     )
 
 
@@ -363,6 +385,9 @@ class MilvusStore:
             self._client = _connect_server(settings, self._alias)
         else:
             self._client, self._lite_path = _open_lite(settings, self._alias)
+        # pymilvus retries failed calls up to 75 times (minutes) unless told otherwise; an *int*
+        # timeout would make it retry until that timeout. A float timeout is only the gRPC
+        # deadline, and retry_times caps the retries.
         self._rpc = {"timeout": float(settings.request_timeout_s), "retry_times": 2}
         self.server_version = self._read_server_version()
         self._templated = supports_filter_templates(self.server_version)
@@ -422,13 +447,16 @@ class MilvusStore:
             return None
 
     # ----------------------------------------------------------------- collection
+    @_translate_errors
     def has_collection(self) -> bool:
         return bool(self._client.has_collection(self.collection_name, **self._rpc))
 
+    @_translate_errors
     def drop_collection(self) -> None:
         self._client.drop_collection(self.collection_name, **self._rpc)
         self._meta = None
 
+    @_translate_errors
     def ensure_collection(
         self,
         dim: int,
@@ -456,6 +484,7 @@ class MilvusStore:
         self._meta = wanted
         return wanted
 
+    @_translate_errors
     def open_collection(self) -> GalleryMetadata:
         """Use an existing gallery (for search); checks schema/index and loads it."""
         if not self.has_collection():
@@ -465,6 +494,7 @@ class MilvusStore:
             )
         return self._use_existing(self.metadata())
 
+    @_translate_errors
     def metadata(self) -> GalleryMetadata:
         """The gallery metadata stored in the collection description."""
         desc = self._client.describe_collection(self.collection_name, **self._rpc)
@@ -477,6 +507,7 @@ class MilvusStore:
                 + RECREATE_HINT
             ) from exc
 
+    @_translate_errors
     def index_info(self) -> IndexInfo:
         """The vector index exactly as the backend describes it."""
         names = self._client.list_indexes(self.collection_name, field_name=VECTOR_FIELD, **self._rpc)
@@ -573,6 +604,7 @@ class MilvusStore:
         return self._meta
 
     # ----------------------------------------------------------------- writes
+    @_translate_errors
     def upsert(
         self,
         image_paths: Sequence[str],
@@ -609,14 +641,17 @@ class MilvusStore:
             self.flush()
         return len(paths)
 
+    @_translate_errors
     def flush(self) -> None:
         """Persist growing segments (the server then builds the index on them)."""
         self._client.flush(self.collection_name, **self._rpc)
 
+    @_translate_errors
     def load(self) -> None:
         """Load the collection into memory for search (idempotent)."""
         self._client.load_collection(self.collection_name, **self._rpc)
 
+    @_translate_errors
     def delete_person(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns how many rows were deleted."""
         expr, params = person_filter(person_id, self._templated)
@@ -627,12 +662,14 @@ class MilvusStore:
         return len(result)  # Milvus Lite 2.5.1 returns the deleted primary keys
 
     # ----------------------------------------------------------------- reads
+    @_translate_errors
     def count(self) -> int:
         """Number of live rows (strongly consistent ``count(*)``)."""
         rows = self._client.query(self.collection_name, filter="", output_fields=["count(*)"],
                                   **_STRONG, **self._rpc)
         return int(rows[0]["count(*)"])
 
+    @_translate_errors
     def query_person(self, person_id: str, *, with_embeddings: bool = False) -> list[GalleryRecord]:
         """All rows of ``person_id`` sorted by image path."""
         expr, params = person_filter(person_id, self._templated)
@@ -648,6 +685,7 @@ class MilvusStore:
         ]
         return sorted(records, key=lambda rec: rec.image_path)
 
+    @_translate_errors
     def search(
         self,
         queries: np.ndarray,
