@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from src.eval import evaluate
 from src.utils.instantiate import instantiate_group
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if best:
         log.info("Best checkpoint: %s (val/rank1=%.4f)", best, float(trainer.checkpoint_callback.best_model_score))
     objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "trainer": trainer, "best_ckpt": best}
+    if cfg.get("eval") and best and trainer.is_global_zero:
+        objects["report"] = evaluate(cfg, ckpt_path=best, datamodule=datamodule)
     return metrics, objects
 
 
