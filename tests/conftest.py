@@ -22,6 +22,8 @@ from typing import Iterator
 
 import pytest
 
+from train_helpers import TINY, compose_config
+
 SERVER_START_TIMEOUT_S = 90.0
 
 
@@ -162,3 +164,24 @@ def milvus_collection(request: pytest.FixtureRequest) -> str:
     """A collection name unique to the test (server collections outlive a single test)."""
     digest = hashlib.blake2b(request.node.nodeid.encode(), digest_size=6).hexdigest()
     return f"t_{digest}_{os.getpid()}"
+
+
+
+TRAINED_RUN_OVERRIDES = [
+    "experiment=quickstart", *TINY, "data.num_identities=30", "data.images_per_identity=6",
+    "trainer.max_epochs=4", "~callbacks.progress_bar", "eval=false", "gallery.num_workers=0",
+]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny model trained on synthetic identities (CPU, ResNet18, 32 px); its gallery exported to Lite.
+
+    Returns ``(cfg, objects)`` from :func:`src.train.train` (``objects["best_ckpt"]`` is the checkpoint).
+    """
+    from src.train import train
+
+    out = tmp_path_factory.mktemp("trained")
+    cfg = compose_config("train", TRAINED_RUN_OVERRIDES, out)
+    _, objects = train(cfg)
+    return cfg, objects
