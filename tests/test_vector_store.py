@@ -270,6 +270,36 @@ def test_mismatch_is_explained_and_recreate_rebuilds(store: MilvusStore) -> None
                 default_m.ensure_collection(128, model_id="model-b", tta_mode="flip")
 
 
+def test_wait_for_index_then_release_and_load(store: MilvusStore) -> None:
+    store.ensure_collection(DIM, model_id="m", tta_mode="none")
+    paths = [f"/faces/{i}.jpg" for i in range(200)]
+    store.upsert(paths, ["p"] * 200, unit_vectors(200, seed=5), flush=False)
+    if store.backend == "server":  # unflushed rows are not indexed yet
+        with pytest.raises(MilvusStoreError, match=r"not built after 0s \(0/200 rows indexed"):
+            store.wait_for_index(timeout_s=0.0)
+    store.flush()
+    assert store.wait_for_index(timeout_s=60.0) >= 0.0
+    if store.backend == "server":
+        raw = store.index_info().raw
+        assert (int(raw["indexed_rows"]), int(raw["pending_index_rows"])) == (200, 0)
+    store.release()
+    if store.backend == "server":  # Lite 2.5.1 still answers searches on a released collection
+        with pytest.raises(MilvusStoreError, match="search"):
+            store.search(unit_vectors(1))
+    store.load()
+    [[best]] = store.search(unit_vectors(200, seed=5)[7], top_k=1)
+    assert best.image_path == paths[7]
+
+
+def test_rows_per_request_follows_byte_budget_or_config(store: MilvusStore) -> None:
+    store.ensure_collection(DIM, model_id="m", tta_mode="none")
+    paths, people = ["/faces/a.jpg", "/faces/longer_name.jpg"], ["p1", "p22"]
+    row = 4 * DIM + 8 + 32 + len(paths[1]) + len(people[1])
+    assert store.rows_per_request(paths, people) == ms.rows_per_upsert(row, server=store.backend == "server")
+    with make_store(store.settings.uri, store.collection_name, insert_batch_rows=7) as fixed:
+        assert fixed.rows_per_request(paths, people) == 7
+
+
 def test_open_missing_collection(store: MilvusStore) -> None:
     with pytest.raises(CollectionNotFoundError, match=store.collection_name):
         store.open_collection()

@@ -629,9 +629,7 @@ class MilvusStore:
         _check_unique(paths)
         if not paths:
             return 0
-        row_bytes = 4 * dim + 8 + 32 + max(map(_utf8_len, paths)) + max(map(_utf8_len, pids))
-        batch = rows_per_upsert(row_bytes, self.settings.is_server, self.settings.insert_batch_rows)
-        for part in _chunks(len(paths), batch):
+        for part in _chunks(len(paths), self.rows_per_request(paths, pids)):
             rows = [
                 {PK_FIELD: path_to_id(path), PERSON_FIELD: pid, PATH_FIELD: path, VECTOR_FIELD: vec}
                 for path, pid, vec in zip(paths[part], pids[part], vectors[part])
@@ -640,6 +638,12 @@ class MilvusStore:
         if flush:
             self.flush()
         return len(paths)
+
+    def rows_per_request(self, image_paths: Sequence[str], person_ids: Sequence[str]) -> int:
+        """Rows that :meth:`upsert` sends per request for these rows (config or byte budget)."""
+        dim = self._require_meta().dim
+        texts = max(map(_utf8_len, image_paths), default=0) + max(map(_utf8_len, person_ids), default=0)
+        return rows_per_upsert(4 * dim + 8 + 32 + texts, self.settings.is_server, self.settings.insert_batch_rows)
 
     @_translate_errors
     def flush(self) -> None:
@@ -650,6 +654,33 @@ class MilvusStore:
     def load(self) -> None:
         """Load the collection into memory for search (idempotent)."""
         self._client.load_collection(self.collection_name, **self._rpc)
+
+    @_translate_errors
+    def release(self) -> None:
+        """Release the collection from memory (a later :meth:`load` reads the built index)."""
+        self._client.release_collection(self.collection_name, **self._rpc)
+
+    @_translate_errors
+    def wait_for_index(self, timeout_s: float = 600.0, poll_s: float = 0.5) -> float:
+        """Wait until every row is indexed; returns the seconds waited.
+
+        A server builds HNSW asynchronously after :meth:`flush`; Milvus Lite (FLAT) has nothing
+        to build and returns at once. Raises MilvusStoreError after ``timeout_s``.
+        """
+        start = time.monotonic()
+        if self.index_type == LITE_INDEX:
+            return 0.0
+        rows = self.count()
+        while True:
+            raw = self.index_info().raw
+            indexed, pending = int(raw.get("indexed_rows", 0)), int(raw.get("pending_index_rows", 0))
+            if indexed >= rows and pending == 0:
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout_s:
+                raise MilvusStoreError(
+                    f"index of {self.collection_name!r} at {self.settings.display_uri} not built after "
+                    f"{timeout_s:.0f}s ({indexed}/{rows} rows indexed, {pending} pending)")
+            time.sleep(poll_s)
 
     @_translate_errors
     def delete_person(self, person_id: str) -> int:
