@@ -22,7 +22,7 @@ from typing import Iterator
 
 import pytest
 
-from train_helpers import TINY, compose_config
+from train_helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 SERVER_START_TIMEOUT_S = 90.0
 
@@ -165,12 +165,6 @@ def milvus_collection(request: pytest.FixtureRequest) -> str:
     digest = hashlib.blake2b(request.node.nodeid.encode(), digest_size=6).hexdigest()
     return f"t_{digest}_{os.getpid()}"
 
-
-
-TRAINED_RUN_OVERRIDES = [
-    "experiment=quickstart", *TINY, "data.num_identities=30", "data.images_per_identity=6",
-    "trainer.max_epochs=4", "~callbacks.progress_bar", "eval=false", "gallery.num_workers=0",
-]
 
 
 @pytest.fixture(scope="session")

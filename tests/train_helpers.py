@@ -24,6 +24,12 @@ TINY = [
     "+trainer.enable_model_summary=false",
 ]
 
+# The session fixture `trained_run` (conftest.py): a tiny model on synthetic identities, gallery exported to Lite.
+TRAINED_RUN_OVERRIDES = [
+    "experiment=quickstart", *TINY, "data.num_identities=30", "data.images_per_identity=6",
+    "trainer.max_epochs=4", "~callbacks.progress_bar", "eval=false", "gallery.num_workers=0",
+]
+
 
 def compose_config(name: str, overrides: list[str], out_dir: Path) -> DictConfig:
     """Compose ``conf/<name>.yaml`` with outputs, checkpoints and the synthetic-data cache under ``out_dir``."""

@@ -7,13 +7,14 @@ from src.datamodules.folder_scan import IMAGE_EXTENSIONS
 
 
 def _image(root: Path, person: str, number: str) -> Path:
-    stem = f"{person}_{int(number):04d}"
-    for ext in sorted(IMAGE_EXTENSIONS):
-        for candidate in (root / person / f"{stem}{ext}", root / person / f"{number}{ext}"):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"pairs file names {person} #{number}, but no {root / person / stem}.* or "
-                            f"{root / person / number}.* exists")
+    """Image ``number`` of ``person``: a file named ``<person>_<number>`` or ``<number>`` (any zero padding)."""
+    wanted = int(number)
+    for candidate in sorted((root / person).glob("*")):
+        stem = candidate.stem.removeprefix(f"{person}_")
+        if candidate.suffix.lower() in IMAGE_EXTENSIONS and stem.isdigit() and int(stem) == wanted:
+            return candidate
+    raise FileNotFoundError(f"pairs file names image {number} of {person}, but {root / person} has no "
+                            f"{person}_{wanted:04d}.* or {wanted}.* image")
 
 
 def read_pairs_file(pairs_file: str | Path, root: str | Path) -> list[tuple[Path, Path, bool]]:
@@ -21,7 +22,7 @@ def read_pairs_file(pairs_file: str | Path, root: str | Path) -> list[tuple[Path
 
     Lines are ``name n1 n2`` (same person) or ``name1 n1 name2 n2`` (different people); a first line of
     one or two integers (fold count / pairs per fold) is skipped. Image ``n`` of ``name`` is
-    ``<root>/<name>/<name>_<n:04d>.<ext>`` (LFW) or ``<root>/<name>/<n>.<ext>``.
+    ``<root>/<name>/<name>_<n:04d>.<ext>`` (LFW) or ``<root>/<name>/<n>.<ext>`` (any zero padding).
     """
     root = Path(root)
     pairs = []

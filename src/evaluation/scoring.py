@@ -34,12 +34,14 @@ def identification_section(
 
 
 def verification_section(scores: np.ndarray, is_same: np.ndarray, fars: Sequence[float] = (1e-2, 1e-3)) -> dict:
-    """10-fold accuracy, TAR@FAR, ROC AUC and the ROC points (for the plot) of scored pairs."""
-    folds = kfold_verification_accuracy(scores, is_same, n_folds=10)
+    """10-fold accuracy (fewer folds when there are fewer than 10 pairs), TAR@FAR, ROC AUC and ROC points."""
+    n_folds = min(10, len(scores))
+    folds = kfold_verification_accuracy(scores, is_same, n_folds=n_folds)
     fpr, tpr, _ = roc_curve(scores, is_same)
     return {
         "pairs": int(len(scores)),
         "genuine_pairs": int(np.sum(is_same)),
+        "folds": n_folds,
         "accuracy_mean": folds["accuracy_mean"],
         "accuracy_std": folds["accuracy_std"],
         "threshold": folds["threshold_mean"],
