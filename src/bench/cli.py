@@ -37,6 +37,13 @@ def _params(cfg: Any) -> dict[str, Any]:
     return params
 
 
+def _command(command: str, overrides: Sequence[str]) -> str:
+    """The command line as typed, with a password in ``server_uri=`` masked."""
+    shown = [f"server_uri={redact_uri(item.split('=', 1)[1])}" if item.startswith("server_uri=") else item
+             for item in overrides]
+    return " ".join(["facerec-bench", command, *shown])
+
+
 def run(command: str, overrides: Sequence[str]) -> Path:
     """Run one benchmark; returns the path of its result.json."""
     config_type, bench = COMMANDS[command]
@@ -47,7 +54,7 @@ def run(command: str, overrides: Sequence[str]) -> Path:
         outcome = bench(cfg)
     resources = sampler.summary()
     result = {
-        "benchmark": command, "created": created, "command": " ".join(["facerec-bench", command, *overrides]),
+        "benchmark": command, "created": created, "command": _command(command, overrides),
         "params": _params(cfg), "data": outcome.data, "backends": outcome.backends, "machine": hardware_info(),
         "resources": resources, "results": outcome.results, "summary": outcome.summary,
         "duration_s": resources["duration_s"],
