@@ -112,23 +112,3 @@ def test_hardware_info_keys():
     assert all(set(gpu) == {"name", "memory_gb"} for gpu in info["gpus"])
     assert info["python_version"] == sys.version.split()[0]
     assert info["torch_version"]
-
-
-
-@pytest.mark.parametrize("peak_at_stop, expected_peak", [(900.0, 900.0), (100.0, 50.0)])
-def test_gpu_fields_with_mocked_cuda(monkeypatch, peak_at_stop, expected_peak):
-    """GPU bookkeeping without a GPU. Calls in order: max_allocated at start, start sample, stop sample,
-    max_allocated at stop. A max_memory_allocated that rose inside the block (a peak between samples)
-    becomes the peak; one that did not rise is ignored (it may predate the block)."""
-    import src.monitoring.hardware as hw
-
-    readings = iter([(0.0, 0.0, 100.0), (10.0, 32.0, 100.0), (50.0, 64.0, 100.0), (50.0, 64.0, peak_at_stop)])
-    monkeypatch.setattr(hw, "_cuda_ready", lambda: True)
-    monkeypatch.setattr(hw, "_cuda_memory_mb", lambda: next(readings))
-    with HardwareSampler(interval=10.0) as sampler:
-        pass
-    summary = sampler.summary()
-    assert summary["samples"] == 2
-    assert summary["gpu_memory_mb_mean"] == 30.0  # (10 + 50) / 2
-    assert summary["gpu_reserved_mb_peak"] == 64.0
-    assert summary["gpu_memory_mb_peak"] == expected_peak
