@@ -7,6 +7,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.datamodules.build import build_datamodule
 from src.embedding.checkpoint import load_embedder
 from src.evaluation.protocol import select_identities, split_gallery_probes
 from src.evaluation.report import print_summary, write_report
@@ -23,9 +24,7 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
         raise ValueError("ckpt_path is required: facerec-eval ckpt_path=checkpoints/<task>/<run>/<name>.ckpt ...")
     loaded = load_embedder(ckpt_path)
     if datamodule is None:
-        datamodule = hydra.utils.instantiate(cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup()
+        datamodule = build_datamodule(cfg.data)
     options = OmegaConf.to_container(cfg.evaluation, resolve=True)
     identities = select_identities(datamodule.scan, set(datamodule.split.train), options["identities"])
     split = split_gallery_probes(identities, options["n_gallery"], options["unenrolled_fraction"], options["seed"])

@@ -6,6 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from src.datamodules.build import build_datamodule
 from src.embedding.checkpoint import load_embedder
 from src.gallery.export import ExportResult, export_gallery, gallery_from_datamodule
 
@@ -15,9 +16,7 @@ def export(cfg: DictConfig) -> ExportResult:
     if not cfg.get("ckpt_path"):
         raise ValueError("ckpt_path is required: facerec-export ckpt_path=checkpoints/<task>/<run>/last.ckpt ...")
     loaded = load_embedder(cfg.ckpt_path)
-    datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup()
+    datamodule = build_datamodule(cfg.data)
     options = cfg.gallery
     result = export_gallery(
         loaded, gallery_from_datamodule(datamodule, options.identities), cfg.milvus,

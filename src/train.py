@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from src.datamodules.build import build_datamodule
 from src.eval import evaluate
 from src.utils.instantiate import instantiate_group
 
@@ -19,9 +20,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Fit the model described by ``cfg``; returns the final metrics and the objects used."""
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule = build_datamodule(cfg.data)
     model: L.LightningModule = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))

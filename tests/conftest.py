@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from src.bench.local_server import LocalMilvusServer, ServerStartError
-from src.bench.local_server import free_port  # noqa: F401 - tests import it from conftest
 from train_helpers import TRAINED_RUN_OVERRIDES, compose_config
+
+from src.bench.local_server import (
+    LocalMilvusServer,
+    ServerStartError,
+    free_port,  # noqa: F401 - tests import it from conftest
+)
 
 
 @pytest.fixture(scope="session")

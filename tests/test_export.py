@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_helpers import compose_config
 
 from src.embedding.checkpoint import load_embedder
 from src.export import export
 from src.gallery.export import export_gallery, gallery_from_datamodule
-from src.vector_store import CollectionMismatchError, MilvusStore, MilvusUnavailableError
-from train_helpers import compose_config
+from src.vector_store import (
+    CollectionMismatchError,
+    MilvusStore,
+    MilvusUnavailableError,
+)
 
 TINY_EXPORT = ["gallery.num_workers=0", "milvus.index.M=12", "milvus.index.efConstruction=64"]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import hydra
 import lightning as L
 import pytest
-
-from src.train import train
 from train_helpers import TINY, compose_config, orl_root
+
+from src.datamodules.build import build_datamodule
+from src.train import train
 
 SYNTHETIC = ["experiment=quickstart", *TINY, "data.num_identities=40", "data.images_per_identity=8",
              "trainer.max_epochs=8", "~callbacks.progress_bar", "~callbacks.milvus_export", "eval=false"]
@@ -17,8 +18,7 @@ SYNTHETIC = ["experiment=quickstart", *TINY, "data.num_identities=40", "data.ima
 
 def _untrained_rank1(cfg) -> float:
     """val/rank1 of the freshly initialized network on the same held-out identities."""
-    datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.setup()
+    datamodule = build_datamodule(cfg.data)
     L.seed_everything(cfg.seed)  # the same initial weights as the training run of `cfg`
     model = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_progress_bar=False, callbacks=[])

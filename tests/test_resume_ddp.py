@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from train_helpers import TINY, compose_config
 
 from src.train import train
-from train_helpers import TINY, compose_config
 
 SMALL = ["experiment=quickstart", *TINY, "data.num_identities=12", "data.images_per_identity=4",
          "~callbacks.progress_bar"]
@@ -31,7 +31,7 @@ def test_ddp_spawn_two_cpu_processes(tmp_path):
     cfg = compose_config(
         "train",
         [*SMALL, "trainer=ddp", "trainer.accelerator=cpu", "trainer.strategy=ddp_spawn", "trainer.devices=2",
-         "trainer.max_epochs=1", "+trainer.enable_model_summary=false", "trainer.log_every_n_steps=1"],
+         "trainer.max_epochs=1"],
         tmp_path,
     )
     metrics, objects = train(cfg)

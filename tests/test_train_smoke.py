@@ -1,11 +1,10 @@
 """Configs compose and the training entry point runs end to end on tiny settings."""
-from pathlib import Path
 
 import pytest
 import torch
+from train_helpers import CONF_DIR, TINY, compose_config
 
 from src.train import train
-from train_helpers import CONF_DIR, TINY, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 

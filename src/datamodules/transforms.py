@@ -1,8 +1,8 @@
 """Image transforms: training augmentation and the deterministic evaluation transform, both to [-1, 1]."""
 from __future__ import annotations
 
-from torchvision.transforms import v2 as T
 import torch
+from torchvision.transforms import v2 as T
 
 
 def _to_normalized_tensor() -> list:

@@ -5,7 +5,13 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from torch.utils.data import DataLoader
 
 from src.datamodules.face_dataset import FaceImageDataset

@@ -9,7 +9,12 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.tensorboard import SummaryWriter
 
-from src.evaluation.plots import cmc_figure, latency_recall_figure, roc_figure, save_figure
+from src.evaluation.plots import (
+    cmc_figure,
+    latency_recall_figure,
+    roc_figure,
+    save_figure,
+)
 
 # Top-level keys of report.json (documented in the README); tests validate reports against them.
 REPORT_KEYS = ("report_version", "created", "model", "embedding", "data", "milvus", "identification",

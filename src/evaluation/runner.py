@@ -17,7 +17,11 @@ from src.evaluation.latency import batched_throughput, ef_sweep, single_query_la
 from src.evaluation.metrics import exact_top_k, genuine_impostor_pairs
 from src.evaluation.pairs_file import read_pairs_file
 from src.evaluation.protocol import GalleryProbeSplit
-from src.evaluation.scoring import identification_section, recall_section, verification_section
+from src.evaluation.scoring import (
+    identification_section,
+    recall_section,
+    verification_section,
+)
 from src.gallery.export import model_id
 from src.monitoring import HardwareSampler, hardware_info
 from src.vector_store import MilvusStore, path_to_id

@@ -6,8 +6,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from src.evaluation.metrics import (
-    cmc_from_ranked_labels, dir_at_far_from_ranked, kfold_verification_accuracy, rank_accuracies, roc_auc,
-    roc_curve, search_recall_at_k, tar_at_far,
+    cmc_from_ranked_labels,
+    dir_at_far_from_ranked,
+    kfold_verification_accuracy,
+    rank_accuracies,
+    roc_auc,
+    roc_curve,
+    search_recall_at_k,
+    tar_at_far,
 )
 
 

@@ -10,7 +10,10 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from src.evaluation.metrics import (
-    best_threshold_accuracy, cosine_similarity_matrix, genuine_impostor_pairs, rank_k_accuracy,
+    best_threshold_accuracy,
+    cosine_similarity_matrix,
+    genuine_impostor_pairs,
+    rank_k_accuracy,
 )
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
 from src.models.backbone import FaceEmbedder
