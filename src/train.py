@@ -29,7 +29,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:
-        log.info("Best checkpoint: %s (val/rank1=%.4f)", best, float(trainer.checkpoint_callback.best_model_score))
+        log.info("Best checkpoint: %s", best)
     objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "trainer": trainer, "best_ckpt": best}
     if cfg.get("eval") and best and trainer.is_global_zero:
         objects["report"] = evaluate(cfg, ckpt_path=best, datamodule=datamodule)

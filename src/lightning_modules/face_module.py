@@ -98,7 +98,8 @@ class FaceRecognitionModule(L.LightningModule):
         if self.trainer.world_size > 1:
             embeddings, labels, index = (self.all_gather(t).flatten(0, 1) for t in (embeddings, labels, index))
         metrics = held_out_metrics(embeddings.cpu(), labels.cpu(), index.cpu(), self.hparams.val_max_pairs)
-        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=False, prog_bar=True)
+        # every process computed the same values from the gathered embeddings; syncing just confirms that
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True, prog_bar=True)
 
     def configure_optimizers(self) -> dict:
         opt_cfg, sched_cfg = self.hparams.optimizer, self.hparams.scheduler
