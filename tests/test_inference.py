@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_helpers import compose_config
 
 from src.gallery.export import export_gallery
 from src.inference import UNKNOWN, FaceGallery, collect_images, load_model
@@ -16,8 +17,11 @@ from src.inference.embed import embed
 from src.inference.enroll import enroll, remove
 from src.inference.identify import identify
 from src.inference.threshold import resolve_threshold
-from src.vector_store import CollectionMismatchError, CollectionNotFoundError, MilvusStore
-from train_helpers import compose_config
+from src.vector_store import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    MilvusStore,
+)
 
 # Expression syntax and both quote kinds: unescaped, deleting it would delete every row.
 TRICKY_ID = 'o\'brien "x" or person_id != ""'
@@ -86,7 +90,7 @@ def test_enroll_identify_and_remove(trained_run, milvus_uri, milvus_collection):
 
 
 def test_embed_command_on_identity_folders_with_corrupt_file(trained_run, tmp_path, caplog):
-    cfg, objects = trained_run
+    _, objects = trained_run
     root = tmp_path / "faces"
     for person, paths in _train_people(objects, 3).items():
         (root / person).mkdir(parents=True)

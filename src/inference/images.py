@@ -17,7 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.datamodules.folder_scan import IMAGE_EXTENSIONS, _check_image, scan_image_folder
+from src.datamodules.folder_scan import (
+    IMAGE_EXTENSIONS,
+    _check_image,
+    scan_image_folder,
+)
 
 log = logging.getLogger(__name__)
 
