@@ -12,6 +12,7 @@ from src.embedding.checkpoint import load_embedder
 from src.evaluation.protocol import select_identities, split_gallery_probes
 from src.evaluation.report import print_summary, write_report
 from src.evaluation.runner import run_evaluation
+from src.utils.paths import CONF_DIR
 
 
 def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = None) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
     return report
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-eval`."""
     evaluate(cfg)

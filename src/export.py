@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from src.datamodules.build import build_datamodule
 from src.embedding.checkpoint import load_embedder
 from src.gallery.export import ExportResult, export_gallery, gallery_from_datamodule
+from src.utils.paths import CONF_DIR
 
 
 def export(cfg: DictConfig) -> ExportResult:
@@ -37,7 +38,7 @@ def _arrays_dir(cfg: DictConfig) -> Path | None:
     return folder
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-export`."""
     export(cfg)

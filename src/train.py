@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from src.datamodules.build import build_datamodule
 from src.eval import evaluate
 from src.utils.instantiate import instantiate_group
+from src.utils.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     return metrics, objects
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns val/rank1 so sweeps can optimize it."""
     torch.set_float32_matmul_precision("high")

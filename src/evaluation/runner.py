@@ -77,8 +77,9 @@ def run_evaluation(
             store.ensure_collection(embedder.dim, model_id=model_id(loaded), tta_mode=embedder.mode, recreate=True,
                                     extra={"checkpoint": loaded.checkpoint, "purpose": "evaluation"})
             start = time.perf_counter()
-            store.upsert([str(Path(p).resolve()) for p, _ in split.gallery], [s for _, s in split.gallery], gallery)
-            store.load()
+            store.upsert([str(Path(p).resolve()) for p, _ in split.gallery], [s for _, s in split.gallery], gallery,
+                         flush=False)
+            store.publish()
             insert_seconds = time.perf_counter() - start
             start = time.perf_counter()
             hits = store.search(probes, top_k)
@@ -118,7 +119,7 @@ def run_evaluation(
                       "images": n_embedded, "seconds": gallery_seconds + probe_seconds,
                       "images_per_sec": n_embedded / max(gallery_seconds + probe_seconds, 1e-9)},
         "data": {"root": str(data_root), "identities": options["identities"], **split.summary()},
-        "milvus": {**milvus, "insert_seconds": insert_seconds, "search_all_probes_seconds": search_seconds},
+        "milvus": {**milvus, "insert_and_index_seconds": insert_seconds, "search_all_probes_seconds": search_seconds},
         "identification": identification,
         "search_vs_exact": search_vs_exact,
         "verification": verification,

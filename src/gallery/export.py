@@ -72,8 +72,7 @@ def export_gallery(
                          flush=False)
             if arrays is not None:
                 arrays[index] = embeddings
-        store.flush()
-        store.load()
+        store.publish()
         rows = store.count()
         seconds = time.perf_counter() - start
         result = ExportResult(

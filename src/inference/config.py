@@ -1,16 +1,11 @@
 """What the inference commands read from their Hydra config (conf/embed.yaml, identify.yaml, enroll.yaml)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from src.inference.model import FaceModel, load_model
-
-# Absolute, so the installed console scripts find conf/ from any working directory (a relative
-# config_path is resolved as the Python package `conf` when the entry point is imported as a module).
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def required(cfg: DictConfig, key: str, usage: str) -> Any:

@@ -5,8 +5,9 @@ import hydra
 from omegaconf import DictConfig
 
 from src.inference.arrays import EmbedResult, save_embeddings
-from src.inference.config import CONF_DIR, model_from_config, required
+from src.inference.config import model_from_config, required
 from src.inference.images import collect_images
+from src.utils.paths import CONF_DIR
 
 USAGE = "facerec-embed ckpt_path=checkpoints/<task>/<run>/last.ckpt input=<image or folder> [output_dir=...]"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from src.inference.config import CONF_DIR, model_from_config, required
+from src.inference.config import model_from_config, required
 from src.inference.gallery import FaceGallery, remove_person
 from src.inference.images import collect_images
+from src.utils.paths import CONF_DIR
 
 USAGE = "facerec-enroll ckpt_path=<ckpt> person_id=<name> images=<folder or image> milvus.uri=<gallery>"
 REMOVE_USAGE = "facerec-remove person_id=<name> milvus.uri=<gallery>"

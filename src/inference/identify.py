@@ -8,11 +8,12 @@ import hydra
 from omegaconf import DictConfig
 
 from src.evaluation.metrics import latency_summary
-from src.inference.config import CONF_DIR, model_from_config, required
+from src.inference.config import model_from_config, required
 from src.inference.gallery import FaceGallery
 from src.inference.images import collect_images
 from src.inference.results import print_identifications, write_identifications
 from src.inference.threshold import resolve_threshold
+from src.utils.paths import CONF_DIR
 
 USAGE = "facerec-identify ckpt_path=<ckpt> image=<image or folder> milvus.uri=<gallery.db or http://host:port>"
 

@@ -682,6 +682,15 @@ class MilvusStore:
                     f"{timeout_s:.0f}s ({indexed}/{rows} rows indexed, {pending} pending)")
             time.sleep(poll_s)
 
+    def publish(self) -> None:
+        """Make written rows searchable through the index: flush, wait for the index build and (on a
+        server) reload, since segments loaded before their index was built are searched brute force."""
+        self.flush()
+        self.wait_for_index()
+        if self.settings.is_server:
+            self.release()
+        self.load()
+
     @_translate_errors
     def delete_person(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns how many rows were deleted."""
