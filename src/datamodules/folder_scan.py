@@ -59,7 +59,7 @@ class FolderScan:
             log.info("Skipped %s (%s)", path, reason)
 
 
-def _check_image(path: Path, decode: bool) -> str | None:
+def check_image(path: Path, decode: bool) -> str | None:
     """``None`` when the file is a readable image, else the reason it is not."""
     try:
         with Image.open(path) as image:
@@ -68,6 +68,16 @@ def _check_image(path: Path, decode: bool) -> str | None:
     except Exception as error:  # PIL raises many types for broken files
         return f"unreadable image: {type(error).__name__}: {error}"
     return None
+
+
+def check_files(files: list[Path], decode: bool = True, workers: int = 8) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Split ``files`` into readable images (in order) and skipped ``(path, reason)`` pairs."""
+    skipped = [(p, "not an image file") for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    candidates = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        problems = list(pool.map(lambda p: check_image(p, decode), candidates))
+    skipped += [(p, problem) for p, problem in zip(candidates, problems) if problem is not None]
+    return [p for p, problem in zip(candidates, problems) if problem is None], skipped
 
 
 def scan_image_folder(root: str | Path, decode: bool = True, workers: int = 8) -> FolderScan:
@@ -82,32 +92,19 @@ def scan_image_folder(root: str | Path, decode: bool = True, workers: int = 8) -
             f"set data.root=/path/to/faces (or use experiment=quickstart for synthetic faces)."
         )
     skipped: list[tuple[Path, str]] = []
-    candidates: dict[str, list[Path]] = {}
+    files: dict[str, list[Path]] = {}
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):  # hidden files and folders (.DS_Store, markers) are not data
             continue
-        if not entry.is_dir():
-            skipped.append((entry, "not in an identity folder"))
-            continue
-        files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.startswith("."))
-        candidates[entry.name] = []
-        for path in files:
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                candidates[entry.name].append(path)
-            else:
-                skipped.append((path, "not an image file"))
-    flat = [p for paths in candidates.values() for p in paths]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        problems = dict(zip(flat, pool.map(lambda p: _check_image(p, decode), flat)))
-    identities: dict[str, list[Path]] = {}
-    empty: list[str] = []
-    for name, paths in candidates.items():
-        good = [p for p in paths if problems[p] is None]
-        skipped.extend((p, problems[p]) for p in paths if problems[p] is not None)
-        if good:
-            identities[name] = good
+        if entry.is_dir():
+            files[entry.name] = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.startswith("."))
         else:
-            empty.append(name)
+            skipped.append((entry, "not in an identity folder"))
+    readable, rejected = check_files([p for paths in files.values() for p in paths], decode, workers)
+    skipped.extend(rejected)
+    usable = set(readable)
+    identities = {name: good for name, paths in files.items() if (good := [p for p in paths if p in usable])}
+    empty = [name for name in files if name not in identities]
     scan = FolderScan(root=root, identities=identities, skipped=skipped, empty_identities=empty)
     if not identities:
         raise ValueError(

@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.datamodules.folder_scan import (
-    IMAGE_EXTENSIONS,
-    _check_image,
-    scan_image_folder,
-)
+from src.datamodules.folder_scan import check_files, scan_image_folder
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +69,7 @@ def collect_images(source: str | Path, workers: int = 8) -> ImageSet:
         return ImageSet(source, [p for p, _ in pairs], [person for _, person in pairs], scan.skipped)
     files = [source] if source.is_file() else sorted(
         p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
-    skipped = [(p, "not an image file") for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
-    candidates = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        problems = list(pool.map(lambda p: _check_image(p, True), candidates))
-    skipped += [(p, problem) for p, problem in zip(candidates, problems) if problem is not None]
-    good = [p for p, problem in zip(candidates, problems) if problem is None]
+    good, skipped = check_files(files, decode=True, workers=workers)
     if not good:
         raise ValueError(f"No readable image at {source} ({len(skipped)} files skipped: "
                          f"{', '.join(f'{p.name} ({why})' for p, why in skipped[:5])}).")
