@@ -270,7 +270,7 @@ def test_mismatch_is_explained_and_recreate_rebuilds(store: MilvusStore) -> None
                 default_m.ensure_collection(128, model_id="model-b", tta_mode="flip")
 
 
-def test_wait_for_index_then_release_and_load(store: MilvusStore) -> None:
+def test_wait_for_index_compact_release_and_load(store: MilvusStore) -> None:
     store.ensure_collection(DIM, model_id="m", tta_mode="none")
     paths = [f"/faces/{i}.jpg" for i in range(200)]
     store.upsert(paths, ["p"] * 200, unit_vectors(200, seed=5), flush=False)
@@ -279,6 +279,9 @@ def test_wait_for_index_then_release_and_load(store: MilvusStore) -> None:
             store.wait_for_index(timeout_s=0.0)
     store.flush()
     assert store.wait_for_index(timeout_s=60.0) >= 0.0
+    assert store.compact(timeout_s=60.0) >= 0.0  # upserts leave deletes for compaction to apply
+    assert store.wait_for_index(timeout_s=60.0) >= 0.0
+    assert store.count() == 200
     if store.backend == "server":
         raw = store.index_info().raw
         assert (int(raw["indexed_rows"]), int(raw["pending_index_rows"])) == (200, 0)

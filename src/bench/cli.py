@@ -6,6 +6,7 @@ Each run writes ``result.json`` and a PNG plot into ``out_dir`` (default
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -68,6 +69,8 @@ def run(command: str, overrides: Sequence[str]) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("src.bench").setLevel(logging.INFO)  # progress of long runs
     if not args or args[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2

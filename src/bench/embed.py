@@ -9,6 +9,7 @@ through the network). On CUDA the default is bf16 autocast and every timing is s
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from src.embedding.tta import TTAEmbedder
 from src.evaluation.metrics import latency_summary
 from src.models.backbone import FaceEmbedder
 
+log = logging.getLogger(__name__)
 VARIANTS = ("bare", "none", "concat")
 
 
@@ -87,6 +89,7 @@ def measure(cfg: EmbedConfig, variant: str, channels_last: bool, batch_size: int
     durations = time_batches(step, cfg, sync)
     images_per_s = batch_size * len(durations) / sum(durations)
     memory = "channels_last" if channels_last else "contiguous"
+    log.info("embed %s %s batch=%d: %.1f images/s", variant, memory, batch_size, images_per_s)
     return {"variant": variant, "variant_label": f"{'bare forward' if variant == 'bare' else 'TTA ' + variant} {memory}",
             "channels_last": channels_last, "batch_size": batch_size, "iters": len(durations),
             "images_per_s": images_per_s,

@@ -8,6 +8,7 @@ is recorded: on Lite, batches above ~250 rows x 1024-d still travel as ~250-row 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from src.bench.plots import ingest_figure
 from src.bench.report import Outcome, make_table
 from src.bench.vectors import make_vectors
 from src.evaluation.metrics import latency_summary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +54,8 @@ def ingest_once(backend: Backend, batch_size: int, rows: int, paths: list[str], 
     finally:
         store.close()
     insert_s = float(sum(durations))
+    log.info("ingest %s batch=%d: %d rows in %.1fs, flush %.1fs, count %d",
+             backend.name, batch_size, rows, insert_s, flush_s, count)
     return {
         "batch_size": batch_size, "mode": "single_row" if batch_size == 1 else "bulk", "rows": rows,
         "calls": len(durations), "rows_per_request": per_request,

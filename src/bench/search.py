@@ -1,14 +1,16 @@
 """Search quality and speed: HNSW (server) over an M x ef grid, Lite (exact FLAT) and brute force.
 
 Per gallery size: exact torch brute force is the reference (recall 1 by definition; its latency
-is measured too). Each Milvus gallery is filled, flushed, its index build waited for and timed,
-then released and loaded again so searches use the built index. For every ef: recall@1/@10 vs
+is measured too). Each Milvus gallery is filled, flushed, indexed, compacted and indexed again
+(each step waited for and timed, so nothing is rebuilt in the background while measuring), then
+released and loaded again so searches use the built index. For every ef: recall@1/@10 vs
 exact over all queries, single-query latency, batch queries/s. The concurrent-clients test runs
 at the recommended ef: the smallest reaching ``target_recall`` recall@10 (else the largest).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,8 @@ from src.bench.timing import concurrent_throughput, latency_and_batch_qps
 from src.bench.vectors import VectorSet, cosine_stats, make_vectors
 from src.evaluation.metrics import search_recall_at_k
 from src.vector_store import MilvusStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,9 +70,11 @@ def measure(searcher: Searcher, setting: Setting, ef: int | None, vectors: Vecto
     """Recall vs exact and timings of one searcher."""
     found = searcher.ids(vectors.queries, cfg.top_k)
     timings = latency_and_batch_qps(searcher, vectors.queries, cfg.latency_queries, cfg.batch_size, cfg.top_k)
-    return {**setting.as_dict(), "ef": ef,
-            "recall_at_1": search_recall_at_k(found, exact_ids, k=1),
-            "recall_at_10": search_recall_at_k(found, exact_ids, k=min(10, cfg.top_k)), **timings}
+    point = {**setting.as_dict(), "ef": ef, "recall_at_1": search_recall_at_k(found, exact_ids, k=1),
+             "recall_at_10": search_recall_at_k(found, exact_ids, k=min(10, cfg.top_k)), **timings}
+    log.info("search %s ef=%s: recall@10 %.4f, p50 %.2f ms", setting.label(), ef, point["recall_at_10"],
+             timings["latency_ms"]["p50_ms"])
+    return point
 
 
 def under_load(searcher: Searcher, setting: Setting, ef: int | None, queries: np.ndarray,
@@ -83,25 +89,33 @@ def recommend(points: list[dict[str, Any]], target: float) -> dict[str, Any]:
     return min(reached, key=lambda p: p["ef"] or 0) if reached else max(points, key=lambda p: p["recall_at_10"])
 
 
-def fill(backend: Backend, size: int, vectors: VectorSet, m: int | None, cfg: SearchConfig) -> tuple[MilvusStore, dict]:
-    """A loaded gallery of ``size`` rows with its index built; returns the store and the timings."""
-    paths, people, _ = row_keys(size, vectors.gallery_labels)
-    store = backend.store(collection_name("search", size, m or "flat"), index_m=m or 16,
-                          index_ef_construction=cfg.ef_construction, consistency_level=cfg.consistency_level)
+def fill(store: MilvusStore, vectors: VectorSet, index_timeout_s: float) -> dict[str, Any]:
+    """Upsert the gallery, flush, wait until it is indexed and compacted (settled), reload.
+
+    Returns the timings: a server indexes the flushed segments, then compaction merges them
+    (and applies the deletes that upserts leave) and the result is indexed again.
+    """
+    paths, people, _ = row_keys(len(vectors.gallery), vectors.gallery_labels)
     store.ensure_collection(vectors.gallery.shape[1], model_id="bench", tta_mode="concat", recreate=True)
     began = time.perf_counter()
     store.upsert(paths, people, vectors.gallery, flush=False)
     insert_s = time.perf_counter() - began
+    began = time.perf_counter()
     store.flush()
-    flush_s = time.perf_counter() - began - insert_s
-    build_s = store.wait_for_index(timeout_s=cfg.index_timeout_s)
+    flush_s = time.perf_counter() - began
+    build_s = store.wait_for_index(timeout_s=index_timeout_s)
+    compact_s = store.compact(timeout_s=index_timeout_s)
+    reindex_s = store.wait_for_index(timeout_s=index_timeout_s)
     began = time.perf_counter()
     store.release()
     store.load()
     load_s = time.perf_counter() - began
-    return store, {"insert_s": insert_s, "flush_s": flush_s, "index_build_s": build_s,
-                   "insert_to_indexed_s": insert_s + flush_s + build_s, "load_s": load_s,
-                   "rows": size, "count_after": store.count(), "index_type": store.index_type}
+    log.info("search %s @%d: inserted %.1fs, flushed %.1fs, indexed %.1fs, compacted %.1fs, re-indexed %.1fs, "
+             "loaded %.1fs", store.backend, len(paths), insert_s, flush_s, build_s, compact_s, reindex_s, load_s)
+    return {"insert_s": insert_s, "flush_s": flush_s, "index_build_s": build_s, "compact_s": compact_s,
+            "reindex_s": reindex_s, "insert_to_ready_s": insert_s + flush_s + build_s + compact_s + reindex_s,
+            "load_s": load_s,
+            "rows": len(paths), "count_after": store.count(), "index_type": store.index_type}
 
 
 def bench_milvus(backend: Backend, size: int, vectors: VectorSet, exact_ids: list[list[int]],
@@ -110,9 +124,11 @@ def bench_milvus(backend: Backend, size: int, vectors: VectorSet, exact_ids: lis
     points, load, builds = [], [], []
     _, _, row_of = row_keys(size, vectors.gallery_labels)
     for m in [None] if backend.name == "lite" else cfg.ms:
-        store, build = fill(backend, size, vectors, m, cfg)
-        setting = Setting(size, backend.name, build["index_type"], m)
+        store = backend.store(collection_name("search", size, m or "flat"), index_m=m or 16,
+                              index_ef_construction=cfg.ef_construction, consistency_level=cfg.consistency_level)
         try:
+            build = fill(store, vectors, cfg.index_timeout_s)
+            setting = Setting(size, backend.name, store.index_type, m)
             sweep = [measure(MilvusSearcher(store, row_of, ef), setting, ef, vectors, exact_ids, cfg)
                      for ef in ([None] if m is None else cfg.efs)]
             chosen = recommend(sweep, cfg.target_recall)["ef"]
@@ -142,15 +158,19 @@ def summarize(points: list[dict], cfg: SearchConfig) -> dict[str, Any]:
                       "p99_ms": exact[0]["latency_ms"]["p99_ms"]} if exact else None}
 
 
+def _build_cells(build: dict | None) -> list[float | None]:
+    return [build["index_build_s"], build["compact_s"] + build["reindex_s"]] if build else [None, None]
+
+
 def tables(points: list[dict], load: list[dict], builds: list[dict], title: str) -> list:
     build_of = {b["label"]: b for b in builds}
     rows = [[p["label"], p["ef"], p["recall_at_1"], p["recall_at_10"], p["latency_ms"]["p50_ms"],
              p["latency_ms"]["p95_ms"], p["latency_ms"]["p99_ms"], p["batch_qps"],
-             build_of[p["label"]]["index_build_s"] if p["label"] in build_of else None] for p in points]
+             *_build_cells(build_of.get(p["label"]))] for p in points]
     load_rows = [[p["label"], p["ef"], p["clients"], p["qps"], p["latency_ms"]["p50_ms"], p["latency_ms"]["p99_ms"]]
                  for p in load]
     return [make_table(title, ["setting", "ef", "R@1", "R@10", "p50 ms", "p95 ms", "p99 ms", "batch q/s",
-                               "index build s"], rows),
+                               "index build s", "compact+reindex s"], rows),
             make_table("Concurrent clients (threads, single queries)",
                        ["setting", "ef", "clients", "q/s", "p50 ms", "p99 ms"], load_rows)]
 

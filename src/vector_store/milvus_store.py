@@ -661,6 +661,24 @@ class MilvusStore:
         self._client.release_collection(self.collection_name, **self._rpc)
 
     @_translate_errors
+    def compact(self, timeout_s: float = 600.0, poll_s: float = 0.5) -> float:
+        """Merge small segments and apply deletes now, and wait; returns the seconds taken.
+
+        A server compacts only indexed segments, then indexes the result again, so call
+        :meth:`wait_for_index` before and after for a settled gallery. Milvus Lite: no-op.
+        """
+        start = time.monotonic()
+        if not self.settings.is_server:
+            return 0.0
+        job = self._client.compact(self.collection_name, **self._rpc)
+        while self._client.get_compaction_state(job, **self._rpc) != "Completed":
+            if time.monotonic() - start > timeout_s:
+                raise MilvusStoreError(f"compaction of {self.collection_name!r} at "
+                                       f"{self.settings.display_uri} not done after {timeout_s:.0f}s")
+            time.sleep(poll_s)
+        return time.monotonic() - start
+
+    @_translate_errors
     def wait_for_index(self, timeout_s: float = 600.0, poll_s: float = 0.5) -> float:
         """Wait until every row is indexed; returns the seconds waited.
 
