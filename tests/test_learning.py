@@ -28,12 +28,10 @@ def _untrained_rank1(cfg) -> float:
 @pytest.fixture(scope="module")
 def synthetic_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("learning")
-    results = {}
-    for head in ("cosface", "softmax"):
-        cfg = compose_config("train", [*SYNTHETIC, f"head={head}"], out / head)
-        results[head] = train(cfg)[0]["val/rank1"]
-    results["untrained"] = _untrained_rank1(compose_config("train", SYNTHETIC, out / "untrained"))
-    return results
+    return {
+        "cosface": train(compose_config("train", SYNTHETIC, out / "cosface"))[0]["val/rank1"],
+        "untrained": _untrained_rank1(compose_config("train", SYNTHETIC, out / "untrained")),
+    }
 
 
 @pytest.mark.slow
@@ -41,11 +39,6 @@ def test_synthetic_rank1_beats_chance_and_untrained(synthetic_runs):
     chance = 1 / 10  # 10 held-out identities (25% of 40)
     assert synthetic_runs["cosface"] > 5 * chance
     assert synthetic_runs["cosface"] > synthetic_runs["untrained"] + 0.2
-
-
-@pytest.mark.slow
-def test_cosface_at_least_as_good_as_softmax(synthetic_runs):
-    assert synthetic_runs["cosface"] >= synthetic_runs["softmax"]
 
 
 @pytest.mark.slow
