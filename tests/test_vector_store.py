@@ -364,7 +364,7 @@ def test_standalone_config_reads_credentials_from_env(monkeypatch: pytest.Monkey
     settings = MilvusSettings.from_config(_load_conf("standalone", tmp_path))
     assert settings.uri == "http://localhost:19540" and settings.backend == "server"
     assert (settings.token, settings.user, settings.password) == ("env-SECRET-token", "alice", "env-SECRET-pw")
-    assert (settings.index_m, settings.index_ef_construction, settings.search_ef, settings.top_k) == (16, 200, 128, 10)
+    assert (settings.index_m, settings.index_ef_construction, settings.search_ef, settings.top_k) == (16, 200, 64, 10)
     assert "SECRET" not in repr(settings)
     monkeypatch.delenv("MILVUS_TOKEN")
     assert MilvusSettings.from_config(_load_conf("standalone", tmp_path)).token is None

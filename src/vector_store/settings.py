@@ -55,7 +55,7 @@ class MilvusSettings:
     server_name: str | None = None  # TLS server name override
     index_m: int = 16
     index_ef_construction: int = 200
-    search_ef: int = 128
+    search_ef: int = 64  # measured default: see conf/milvus/standalone.yaml
     top_k: int = 10
     recreate: bool = False
     insert_batch_rows: int | None = None  # None: computed from dim (see MilvusStore)
