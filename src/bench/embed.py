@@ -8,7 +8,6 @@ through the network). On CUDA the default is bf16 autocast and every timing is s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -65,14 +64,10 @@ def time_batches(step: Callable[[], Any], cfg: EmbedConfig, sync: Callable[[], N
 
 def bare_step(embedder: TTAEmbedder, images: torch.Tensor) -> Callable[[], Any]:
     """The model alone on device-resident input, with the embedder's memory format and autocast."""
-    x = images.to(embedder.device)
-    if embedder.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    autocast = (torch.autocast(embedder.device.type, dtype=torch.bfloat16) if embedder.autocast
-                else contextlib.nullcontext())
+    x = embedder.model_input(images)
 
     def step() -> torch.Tensor:
-        with torch.inference_mode(), autocast:
+        with embedder.inference_context():
             return embedder.model(x)
 
     return step

@@ -49,15 +49,25 @@ class TTAEmbedder:
         base = int(self.model.embedding_dim)
         return 2 * base if self.mode == "concat" else base
 
-    def embed_batch(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` normalized images -> ``(B, dim)`` unit-norm float32 embeddings on CPU."""
+    def model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` on the embedder's device in its memory format (no flip)."""
         images = images.to(self.device, non_blocking=True)
-        if self.mode != "none":
-            images = torch.cat([images, torch.flip(images, dims=[3])])
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    @contextlib.contextmanager
+    def inference_context(self) -> Iterator[None]:
+        """``torch.inference_mode`` plus bf16 autocast when enabled: how the network is run."""
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
+            yield
+
+    def embed_batch(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` normalized images -> ``(B, dim)`` unit-norm float32 embeddings on CPU."""
+        images = images.to(self.device, non_blocking=True)  # flip on the device: half the copy
+        if self.mode != "none":
+            images = torch.cat([images, torch.flip(images, dims=[3])])
+        images = self.model_input(images)
+        with self.inference_context():
             features = F.normalize(self.model(images).float(), dim=1)
         if self.mode == "none":
             return features.cpu()
