@@ -3,18 +3,17 @@ exact brute force and Milvus with a fixed ``ef``, both answering gallery row num
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
+from src.evaluation.latency import VectorSearch
 from src.evaluation.metrics import exact_top_k
 from src.vector_store import MilvusStore
 
 
-class Searcher(Protocol):
-    def search(self, queries: np.ndarray, top_k: int, ef: int | None = None) -> Any: ...
-
+class Searcher(VectorSearch, Protocol):
     def ids(self, queries: np.ndarray, top_k: int) -> list[list[int]]: ...
 
 

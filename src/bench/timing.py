@@ -17,8 +17,8 @@ from src.evaluation.metrics import latency_summary
 def latency_and_batch_qps(searcher: Searcher, queries: np.ndarray, n_single: int, batch_size: int,
                           top_k: int) -> dict[str, Any]:
     """Single-query latency summary (ms) and queries/s when all queries go ``batch_size`` at a time."""
-    single = single_query_latency(searcher, queries, n_single, top_k)  # type: ignore[arg-type]
-    [batch] = batched_throughput(searcher, queries, [batch_size], top_k, total=len(queries))  # type: ignore[arg-type]
+    single = single_query_latency(searcher, queries, n_single, top_k)
+    [batch] = batched_throughput(searcher, queries, [batch_size], top_k, total=len(queries))
     return {"latency_ms": single, "batch_size": batch_size, "batch_qps": batch["queries_per_sec"]}
 
 

@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from src.evaluation.metrics import latency_summary, search_recall_at_k
-from src.vector_store import MilvusStore
+
+
+class VectorSearch(Protocol):
+    """Anything searched like :class:`src.vector_store.MilvusStore` (the store, or a benchmark's reference)."""
+
+    def search(self, queries: np.ndarray, top_k: int, ef: int | None = None) -> Any: ...
 
 
 def _cycle(queries: np.ndarray, n: int) -> np.ndarray:
     return queries[np.arange(n) % len(queries)]
 
 
-def single_query_latency(store: MilvusStore, queries: np.ndarray, n: int, top_k: int, ef: int | None = None,
+def single_query_latency(store: VectorSearch, queries: np.ndarray, n: int, top_k: int, ef: int | None = None,
                          warmup: int = 10) -> dict[str, float]:
     """p50/p95/p99/mean of ``n`` one-vector searches (queries reused cyclically), after ``warmup`` searches."""
     batch = _cycle(queries, n + warmup)
@@ -27,7 +32,7 @@ def single_query_latency(store: MilvusStore, queries: np.ndarray, n: int, top_k:
     return latency_summary(durations)
 
 
-def batched_throughput(store: MilvusStore, queries: np.ndarray, batch_sizes: Sequence[int], top_k: int,
+def batched_throughput(store: VectorSearch, queries: np.ndarray, batch_sizes: Sequence[int], top_k: int,
                        total: int = 256) -> list[dict[str, float]]:
     """Queries per second when ``total`` queries are sent ``batch_size`` at a time."""
     rows = []
@@ -42,7 +47,7 @@ def batched_throughput(store: MilvusStore, queries: np.ndarray, batch_sizes: Seq
     return rows
 
 
-def ef_sweep(store: MilvusStore, queries: np.ndarray, exact_ids: np.ndarray, efs: Sequence[int], n_latency: int,
+def ef_sweep(store: VectorSearch, queries: np.ndarray, exact_ids: np.ndarray, efs: Sequence[int], n_latency: int,
              top_k: int = 10) -> list[dict[str, float]]:
     """recall@10 against exact search and single-query p50/p99 latency for each ``ef``."""
     rows = []
