@@ -35,16 +35,18 @@ def _same_model(report: dict[str, Any], model_id: str, tta_mode: str) -> bool:
             and report.get("embedding", {}).get("tta_mode") == tta_mode)
 
 
-def find_report(search_root: str | Path, model_id: str, tta_mode: str) -> Path | None:
-    """The newest ``**/eval/report.json`` under ``search_root`` made with this model and TTA mode."""
+def find_report(search_root: str | Path, model_id: str, tta_mode: str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest ``**/eval/report.json`` under ``search_root`` made with this model and TTA mode, and its content."""
     root = Path(search_root)
     candidates = sorted(root.glob("**/eval/report.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in candidates:
         try:
-            if _same_model(_read(path), model_id, tta_mode):
-                return path
+            data = _read(path)
         except ValueError as error:
             log.warning("%s", error)
+            continue
+        if _same_model(data, model_id, tta_mode):
+            return path, data
     return None
 
 
@@ -53,14 +55,17 @@ def resolve_threshold(explicit: float | None, report: str | Path | None, search_
     """Pick the threshold (see the module docstring); a given report of another model raises ValueError."""
     if explicit is not None:
         return Threshold(float(explicit), "threshold=")
-    path = Path(report) if report else find_report(search_root, model_id, tta_mode)
-    if path is None:
-        return Threshold(float(default), f"default (no eval report of this model under {search_root})")
-    data = _read(path)
-    if not _same_model(data, model_id, tta_mode):
-        raise ValueError(f"{path} evaluates another model or TTA mode ({data.get('model', {}).get('model_id')}, "
-                         f"{data.get('embedding', {}).get('tta_mode')}), not {model_id} ({tta_mode}); its "
-                         "threshold does not apply. Pass threshold=<value> or the report of this checkpoint.")
+    if report:
+        path, data = Path(report), _read(Path(report))
+        if not _same_model(data, model_id, tta_mode):
+            raise ValueError(f"{path} evaluates another model or TTA mode ({data.get('model', {}).get('model_id')}, "
+                             f"{data.get('embedding', {}).get('tta_mode')}), not {model_id} ({tta_mode}); its "
+                             "threshold does not apply. Pass threshold=<value> or the report of this checkpoint.")
+    else:
+        found = find_report(search_root, model_id, tta_mode)
+        if found is None:
+            return Threshold(float(default), f"default (no eval report of this model under {search_root})")
+        path, data = found
     value = data.get("identification", {}).get("recommended_threshold")
     if value is None:
         return Threshold(float(default), f"default ({path} recommends none)")
