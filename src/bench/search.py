@@ -89,13 +89,14 @@ def recommend(points: list[dict[str, Any]], target: float) -> dict[str, Any]:
     return min(reached, key=lambda p: p["ef"] or 0) if reached else max(points, key=lambda p: p["recall_at_10"])
 
 
-def fill(store: MilvusStore, vectors: VectorSet, index_timeout_s: float) -> dict[str, Any]:
-    """Upsert the gallery, flush, wait until it is indexed and compacted (settled), reload.
+def fill(store: MilvusStore, vectors: VectorSet, paths: list[str], people: list[str],
+         index_timeout_s: float) -> dict[str, Any]:
+    """Upsert the gallery (rows keyed by ``paths``, labelled ``people``), flush, wait until it is
+    indexed and compacted (settled), reload.
 
     Returns the timings: a server indexes the flushed segments, then compaction merges them
     (and applies the deletes that upserts leave) and the result is indexed again.
     """
-    paths, people, _ = row_keys(len(vectors.gallery), vectors.gallery_labels)
     store.ensure_collection(vectors.gallery.shape[1], model_id="bench", tta_mode="concat", recreate=True)
     began = time.perf_counter()
     store.upsert(paths, people, vectors.gallery, flush=False)
@@ -122,12 +123,12 @@ def bench_milvus(backend: Backend, size: int, vectors: VectorSet, exact_ids: lis
                  cfg: SearchConfig) -> tuple[list[dict], list[dict], list[dict]]:
     """(points, load, builds) of one backend at one size: every M x ef on a server, one FLAT line on Lite."""
     points, load, builds = [], [], []
-    _, _, row_of = row_keys(size, vectors.gallery_labels)
+    paths, people, row_of = row_keys(size, vectors.gallery_labels)
     for m in [None] if backend.name == "lite" else cfg.ms:
         store = backend.store(collection_name("search", size, m or "flat"), index_m=m or 16,
                               index_ef_construction=cfg.ef_construction, consistency_level=cfg.consistency_level)
         try:
-            build = fill(store, vectors, cfg.index_timeout_s)
+            build = fill(store, vectors, paths, people, cfg.index_timeout_s)
             setting = Setting(size, backend.name, store.index_type, m)
             sweep = [measure(MilvusSearcher(store, row_of, ef), setting, ef, vectors, exact_ids, cfg)
                      for ef in ([None] if m is None else cfg.efs)]
