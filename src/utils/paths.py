@@ -1,8 +1,9 @@
-"""Locations inside the project checkout."""
+"""Where the Hydra configs are: inside the installed package, or at the top of a source checkout."""
 from __future__ import annotations
 
 from pathlib import Path
 
-# Absolute, so installed console scripts find conf/ from any working directory (a relative Hydra
-# config_path is resolved as a Python package when the entry point is imported as a module).
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+_PACKAGE = Path(__file__).resolve().parents[1]
+# A built wheel carries the configs as src/conf (see setup.py); a checkout (and `pip install -e .`) keeps them
+# in conf/ beside src/. Absolute either way, so console scripts find them from any working directory.
+CONF_DIR = str(_PACKAGE / "conf" if (_PACKAGE / "conf" / "train.yaml").is_file() else _PACKAGE.parent / "conf")

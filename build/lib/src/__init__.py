@@ -1,0 +1,1 @@
+"""facerec: face-recognition training (ResNet + margin heads) and Milvus gallery search."""

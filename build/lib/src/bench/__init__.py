@@ -1,0 +1,1 @@
+"""Benchmarks (``facerec-bench``): Milvus ingestion, search tuning, embedding throughput."""

@@ -1,0 +1,1 @@
+"""Training callbacks: throughput logging and the Milvus gallery export."""

@@ -1,0 +1,53 @@
+"""Rebuild the face embedder (backbone + neck, no head) from a training checkpoint alone."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from src.models.backbone import FaceEmbedder
+
+
+@dataclass
+class LoadedEmbedder:
+    """The network plus what identifies it in a gallery (path and a short content hash)."""
+
+    model: FaceEmbedder
+    checkpoint: str
+    fingerprint: str
+    image_size: int | None
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
+    """Load a ``FaceRecognitionModule`` checkpoint's embedder in eval mode on CPU.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not a checkpoint
+    of this project (no ``hyper_parameters.backbone``).
+    """
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "
+            f"the best ones there)."
+        )
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
+    if "backbone" not in hparams or "state_dict" not in checkpoint:
+        raise ValueError(f"{path} is not a facerec training checkpoint (no backbone hyper-parameters).")
+    model = FaceEmbedder(**{**hparams["backbone"], "pretrained": None})
+    prefix = "embedder."
+    state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    model.load_state_dict(state)
+    model.eval()
+    return LoadedEmbedder(model=model, checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
+                          image_size=hparams.get("image_size"))

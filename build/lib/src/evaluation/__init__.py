@@ -1,0 +1,1 @@
+"""Evaluation: metric functions over arrays, the gallery/probe protocol and the report."""

@@ -1,0 +1,172 @@
+"""A face gallery in Milvus used with one model: identify faces, enroll and remove people.
+
+The collection remembers the model and TTA mode that built it (``facerec-export``); opening it with
+another one is refused, since similarities between embeddings of different models mean nothing.
+Filters on ``person_id`` are built (escaped or templated) by the store, never here.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from src.inference.model import FaceModel, load_model
+from src.vector_store import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    GalleryMetadata,
+    MilvusSettings,
+    MilvusStore,
+    SearchHit,
+)
+
+UNKNOWN = "unknown"
+CREATE_HINT = ("Create it with `facerec-export ckpt_path=<ckpt> data.root=<faces> milvus.uri=<uri>` (or "
+               "FaceGallery.open(..., create=True)), or point milvus.uri / milvus.collection at an existing gallery.")
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The answer for one query image: best match, or ``unknown`` below the threshold."""
+
+    image_path: str
+    person_id: str
+    known: bool
+    similarity: float | None
+    matches: list[SearchHit] = field(default_factory=list)
+    search_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "matches": [asdict(hit) for hit in self.matches]}
+
+
+def milvus_settings(milvus: Mapping[str, Any] | str, collection: str | None = None) -> MilvusSettings:
+    """Settings from a URI (Lite ``.db`` file or ``http://host:port``) or a ``milvus`` config node."""
+    overrides = {"collection": collection} if collection else {}
+    if isinstance(milvus, str):
+        return MilvusSettings(uri=milvus, **overrides).with_env_credentials()
+    return MilvusSettings.from_config(milvus, **overrides)
+
+
+def check_same_model(meta: GalleryMetadata, model: FaceModel, where: str) -> None:
+    """Raise CollectionMismatchError when the collection was built with another model or TTA mode."""
+    checks = [("model", meta.model_id, model.model_id), ("TTA mode", meta.tta_mode, model.tta_mode)]
+    problems = [f"{what}: collection has {stored!r}, loaded model gives {mine!r}"
+                for what, stored, mine in checks if stored != mine]
+    if problems:
+        built_with = meta.extra.get("checkpoint", "unknown checkpoint")
+        raise CollectionMismatchError(
+            f"Collection {where} was built with another model; searching or enrolling with this one would "
+            "compare incompatible embeddings:\n  - " + "\n  - ".join(problems) +
+            f"\nUse the checkpoint ({built_with}) and gallery.tta it was built with, or rebuild it for this "
+            "model: facerec-export ckpt_path=<ckpt> milvus.recreate=true (deletes its rows).")
+
+
+def open_existing(store: MilvusStore) -> GalleryMetadata:
+    """Open the store's existing collection (CollectionNotFoundError says how to create one)."""
+    if not store.has_collection():
+        raise CollectionNotFoundError(f"Collection {store.collection_name!r} does not exist at "
+                                      f"{store.settings.display_uri}. {CREATE_HINT}")
+    return store.open_collection()
+
+
+def remove_person(milvus: Mapping[str, Any] | str, person_id: str, collection: str | None = None) -> int:
+    """Delete every row of ``person_id`` from an existing gallery (no model needed); returns rows deleted."""
+    with MilvusStore(milvus_settings(milvus, collection)) as store:
+        open_existing(store)
+        return store.delete_person(person_id)
+
+
+class FaceGallery:
+    """A Milvus collection of face embeddings plus the model that built it (use as a context manager)."""
+
+    def __init__(self, model: FaceModel, store: MilvusStore) -> None:
+        self.model = model
+        self.store = store
+
+    @classmethod
+    def open(cls, model: FaceModel | str | Path, milvus: Mapping[str, Any] | str, *, collection: str | None = None,
+             tta_mode: str = "concat", create: bool = False) -> FaceGallery:
+        """Open the gallery at ``milvus`` (URI or config node) for ``model`` (a FaceModel or a checkpoint path,
+        loaded with ``tta_mode``).
+
+        The collection must exist unless ``create`` (then it is created with this model's metadata); an
+        existing one built with another model or TTA mode raises CollectionMismatchError.
+        """
+        if not isinstance(model, FaceModel):
+            model = load_model(model, tta_mode)
+        store = MilvusStore(milvus_settings(milvus, collection))
+        try:
+            if create:  # creates, or checks model, TTA mode, dim and index of the existing one
+                store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode, extra={
+                    "checkpoint": model.loaded.checkpoint, "image_size": model.image_size})
+            else:
+                check_same_model(open_existing(store), model,
+                                 f"{store.collection_name!r} at {store.settings.display_uri}")
+        except BaseException:
+            store.close()
+            raise
+        return cls(model, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> FaceGallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def metadata(self) -> GalleryMetadata:
+        """What the collection was built with (model id, TTA mode, dim, index...)."""
+        return self.store.metadata()
+
+    def count(self) -> int:
+        """Rows in the gallery."""
+        return self.store.count()
+
+    def embed(self, paths: Sequence[str | Path], batch_size: int = 64) -> np.ndarray:
+        """Embeddings ``(len(paths), dim)`` with the gallery's model and TTA mode."""
+        return self.model.embed(paths, batch_size)
+
+    def identify(self, paths: Sequence[str | Path], top_k: int = 5, threshold: float | None = None,
+                 batch_size: int = 64) -> list[Identification]:
+        """Top-``top_k`` matches per image; the best one names the person unless its similarity is below
+        ``threshold`` (then ``unknown``; ``None`` never answers unknown). Each image is searched on its own,
+        so ``search_seconds`` is a single-query latency."""
+        paths = [Path(p) for p in paths]
+        results: list[Identification | None] = [None] * len(paths)
+        for embeddings, index in self.model.stream(paths, batch_size, description="identifying"):
+            for vector, i in zip(embeddings, index):
+                start = time.perf_counter()
+                hits = self.store.search(vector, top_k)[0]
+                results[i] = _decide(paths[i], hits, threshold, time.perf_counter() - start)
+        return [r for r in results if r is not None]
+
+    def enroll(self, person_id: str, paths: Sequence[str | Path], batch_size: int = 64) -> int:
+        """Add (or replace, keyed by image path) ``person_id``'s images; returns rows written."""
+        if not isinstance(person_id, str) or not person_id:
+            raise ValueError(f"person_id must be a non-empty string, got {person_id!r}")
+        paths = [Path(p) for p in paths]
+        if not paths:
+            raise ValueError(f"No images to enroll for {person_id!r}.")
+        for embeddings, index in self.model.stream(paths, batch_size, description="enrolling"):
+            self.store.upsert([str(paths[i].resolve()) for i in index], [person_id] * len(index), embeddings,
+                              flush=False)
+        self.store.flush()
+        return len(paths)
+
+    def remove(self, person_id: str) -> int:
+        """Delete every row of ``person_id``; returns rows deleted."""
+        return self.store.delete_person(person_id)
+
+
+def _decide(path: Path, hits: list[SearchHit], threshold: float | None, seconds: float) -> Identification:
+    best = hits[0] if hits else None
+    known = best is not None and (threshold is None or best.similarity >= threshold)
+    return Identification(image_path=str(path), person_id=best.person_id if known else UNKNOWN, known=known,
+                          similarity=best.similarity if best else None, matches=hits, search_seconds=seconds)

@@ -1,0 +1,64 @@
+"""A trained face embedder with its TTA mode: image files in, unit-norm embeddings out."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from src.embedding.checkpoint import LoadedEmbedder, load_embedder
+from src.embedding.images import embed_paths, stream_embeddings
+from src.embedding.tta import TTAEmbedder
+from src.gallery.export import model_id
+
+
+class FaceModel:
+    """Embeds image files with flip TTA (``concat``: 1024 dims for a 512-d network).
+
+    Args:
+        loaded: the network and what identifies it (see :func:`load_embedder`).
+        tta_mode: ``concat`` | ``sum`` | ``none``; a gallery only accepts the mode it was built with.
+        image_size: input size; default the size stored in the checkpoint.
+        device: default CUDA when available, else CPU.
+    """
+
+    def __init__(self, loaded: LoadedEmbedder, tta_mode: str = "concat", image_size: int | None = None,
+                 device: str | torch.device | None = None) -> None:
+        self.loaded = loaded
+        self.embedder = TTAEmbedder(loaded.model, mode=tta_mode, device=device)
+        self.image_size = int(image_size or loaded.image_size or 0)
+        if not self.image_size:
+            raise ValueError(f"{loaded.checkpoint} stores no image size; pass image_size=<training image size>.")
+
+    @property
+    def model_id(self) -> str:
+        """Architecture and checkpoint hash, as stored in the gallery collection."""
+        return model_id(self.loaded)
+
+    @property
+    def tta_mode(self) -> str:
+        return self.embedder.mode
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (2 x 512 with ``concat``)."""
+        return self.embedder.dim
+
+    def stream(self, paths: Sequence[Path], batch_size: int = 64, num_workers: int = 0,
+               description: str = "embedding") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(embeddings, indices into paths)`` batch by batch, with a progress bar."""
+        return stream_embeddings(self.embedder, [Path(p) for p in paths], self.image_size, batch_size,
+                                 num_workers, description=description)
+
+    def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0) -> np.ndarray:
+        """Embeddings ``(len(paths), dim)`` in the order of ``paths``."""
+        return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, batch_size=batch_size,
+                           num_workers=num_workers)
+
+
+def load_model(ckpt_path: str | Path, tta_mode: str = "concat", fallback_image_size: int | None = None,
+               device: str | torch.device | None = None) -> FaceModel:
+    """Load a training checkpoint's embedder (input size from the checkpoint, else ``fallback_image_size``)."""
+    loaded = load_embedder(ckpt_path)
+    return FaceModel(loaded, tta_mode, loaded.image_size or fallback_image_size, device)

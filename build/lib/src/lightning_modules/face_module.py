@@ -1,0 +1,139 @@
+"""Training a face embedder with a margin head, validated on held-out identities."""
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from src.evaluation.metrics import (
+    best_threshold_accuracy,
+    cosine_similarity_matrix,
+    genuine_impostor_pairs,
+    rank_k_accuracy,
+)
+from src.lightning_modules.optim import build_optimizer, warmup_cosine
+from src.models.backbone import FaceEmbedder
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+
+class FaceRecognitionModule(L.LightningModule):
+    """Backbone -> embedding -> margin head, trained with cross-entropy on the head's logits.
+
+    All constructor arguments are plain values saved in the checkpoint, so an embedder can be rebuilt from a
+    ``.ckpt`` alone (see :func:`src.embedding.checkpoint.load_embedder`).
+
+    Args:
+        num_classes: number of training identities (filled in from the datamodule).
+        backbone: keyword arguments of :class:`FaceEmbedder` (depth, embedding_dim, dropout, pretrained).
+        head: Hydra config of the head (``_target_`` plus s/m); instantiated with embedding_dim/num_classes.
+        optimizer: ``name`` (sgd|adamw), ``lr_backbone``, ``lr_head``, ``weight_decay``, ``momentum``.
+        scheduler: ``warmup_epochs`` and ``min_lr_ratio`` of the warm-up + cosine schedule.
+        freeze_backbone_epochs: epochs during which only the neck and head are trained.
+        channels_last: use channels_last memory format on CUDA.
+        val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
+        image_size: input size the model is trained at, stored so exports can rebuild the transform.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: dict,
+        head: dict,
+        optimizer: dict,
+        scheduler: dict,
+        freeze_backbone_epochs: int = 0,
+        channels_last: bool = True,
+        val_max_pairs: int = 3000,
+        image_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        backbone, head, optimizer, scheduler = map(_plain, (backbone, head, optimizer, scheduler))
+        self.save_hyperparameters()
+        self.embedder = FaceEmbedder(**backbone)
+        self.head = hydra.utils.instantiate(head, embedding_dim=self.embedder.embedding_dim, num_classes=num_classes)
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Raw (unnormalized) embeddings."""
+        return self.embedder(images)
+
+    def on_fit_start(self) -> None:
+        if self.hparams.channels_last and self.device.type == "cuda":
+            self.embedder.to(memory_format=torch.channels_last)
+
+    def on_train_epoch_start(self) -> None:
+        frozen = self.current_epoch < self.hparams.freeze_backbone_epochs
+        self.embedder.trunk.requires_grad_(not frozen)
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last and images.is_cuda:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        images, labels, _ = batch
+        logits = self.head(self(self._prepare(images)), labels)
+        loss = F.cross_entropy(logits, labels)
+        acc = (logits.argmax(dim=1) == labels).float().mean()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
+        self.log("train/acc", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        images, labels, index = batch
+        self._val_outputs.append((self(self._prepare(images)).float(), labels, index))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_outputs:
+            return
+        embeddings, labels, index = (torch.cat(parts) for parts in zip(*self._val_outputs))
+        self._val_outputs.clear()
+        if self.trainer.world_size > 1:
+            embeddings, labels, index = (self.all_gather(t).flatten(0, 1) for t in (embeddings, labels, index))
+        metrics = held_out_metrics(embeddings.cpu(), labels.cpu(), index.cpu(), self.hparams.val_max_pairs)
+        # every process computed the same values from the gathered embeddings; syncing just confirms that
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True, prog_bar=True)
+
+    def configure_optimizers(self) -> dict:
+        opt_cfg, sched_cfg = self.hparams.optimizer, self.hparams.scheduler
+        optimizer = build_optimizer(self.embedder, self.head, **opt_cfg)
+        total = int(self.trainer.estimated_stepping_batches)
+        steps_per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
+        factor = warmup_cosine(total, int(sched_cfg["warmup_epochs"] * steps_per_epoch), sched_cfg["min_lr_ratio"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def held_out_metrics(
+    embeddings: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, max_pairs: int = 3000
+) -> dict[str, float]:
+    """Rank-1 identification and verification accuracy on held-out identities.
+
+    Samples are put back in dataset order (``index``; duplicates from DDP padding are dropped). The first
+    image of each identity is its gallery image, the rest are probes. Verification uses seeded genuine and
+    impostor pairs over all images, with the accuracy-maximizing threshold.
+    """
+    order = torch.argsort(index)
+    index, embeddings, labels = index[order], embeddings[order], labels[order]
+    keep = torch.ones_like(index, dtype=torch.bool)
+    keep[1:] = index[1:] != index[:-1]
+    embeddings, labels = embeddings[keep], labels[keep]
+    first = torch.ones_like(labels, dtype=torch.bool)
+    seen: set[int] = set()
+    for i, label in enumerate(labels.tolist()):
+        first[i] = label not in seen
+        seen.add(label)
+    similarity = cosine_similarity_matrix(embeddings[~first], embeddings[first])
+    rank1 = rank_k_accuracy(similarity, labels[~first], labels[first], k=1)
+    pairs, is_same = genuine_impostor_pairs(labels, max_pairs=max_pairs, seed=0)
+    normalized = F.normalize(embeddings, dim=1)
+    scores = (normalized[pairs[:, 0]] * normalized[pairs[:, 1]]).sum(dim=1)
+    verif_acc, threshold = best_threshold_accuracy(scores, is_same)
+    return {"rank1": rank1, "verif_acc": verif_acc, "verif_threshold": threshold}

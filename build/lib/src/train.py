@@ -1,0 +1,49 @@
+"""Train a face embedder: `facerec-train` / `python -m src.train` (Hydra; see conf/train.yaml)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from src.datamodules.build import build_datamodule
+from src.eval import evaluate
+from src.utils.instantiate import instantiate_group
+from src.utils.paths import CONF_DIR
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Fit the model described by ``cfg``; returns the final metrics and the objects used."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg.data)
+    model: L.LightningModule = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        log.info("Best checkpoint: %s", best)
+    objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "trainer": trainer, "best_ckpt": best}
+    if cfg.get("eval") and best and trainer.is_global_zero:
+        objects["report"] = evaluate(cfg, ckpt_path=best, datamodule=datamodule)
+    return metrics, objects
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns val/rank1 so sweeps can optimize it."""
+    torch.set_float32_matmul_precision("high")
+    metrics, _ = train(cfg)
+    return metrics.get("val/rank1")
+
+
+if __name__ == "__main__":
+    main()
