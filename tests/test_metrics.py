@@ -281,7 +281,8 @@ def test_exact_top_k_cosine_and_chunking():
     # q1: cos to g0 = 0.5/sqrt(1.25), g2 = -0.5/sqrt(2.5), g1 = -1/sqrt(1.25)
     assert indices.tolist() == [[0, 2], [0, 2]]
     torch.testing.assert_close(
-        scores, torch.tensor([[1 / math.sqrt(1.01), 1.1 / math.sqrt(2.02)], [0.5 / math.sqrt(1.25), -0.5 / math.sqrt(2.5)]])
+        scores,
+        torch.tensor([[1 / math.sqrt(1.01), 1.1 / math.sqrt(2.02)], [0.5 / math.sqrt(1.25), -0.5 / math.sqrt(2.5)]]),
     )
     assert scores.dtype == torch.float32 and indices.dtype == torch.int64
     # inner product (q1: g0 .5, g2 -.5, g1 -1), k larger than the gallery is clipped

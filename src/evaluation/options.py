@@ -52,7 +52,8 @@ class EvaluationOptions:
         try:
             options = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), plain))
         except OmegaConfBaseException as error:
-            raise ValueError(f"Bad evaluation settings: {str(error).splitlines()[0]} (see the `evaluation` node "
+            key = f"evaluation.{error.full_key}: " if getattr(error, "full_key", None) else ""
+            raise ValueError(f"Bad evaluation setting {key}{str(error).splitlines()[0]} (see the `evaluation` node "
                              "of conf/train.yaml for the keys and their types; override as evaluation.<key>=...)"
                              ) from error
         options.check()
