@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 from train_helpers import TINY, compose_config, orl_root
 
 from src.datamodules.build import build_datamodule
-from src.datamodules.identities import TRAINED_ON_KEY, TrainedOn
+from src.datamodules.folder_scan import FolderScan
+from src.datamodules.identities import TRAINED_ON_KEY, TrainedOn, select_identities
 from src.eval import evaluate
 from src.evaluation.acceptance import threshold_at_far
 from src.evaluation.options import EvaluationOptions
@@ -152,3 +153,14 @@ def test_evaluation_options_are_typed_and_name_the_bad_key(tmp_path):
                          ({"latency": {"queries": "x"}}, "evaluation.latency.queries")):
         with pytest.raises(ValueError, match=message):
             EvaluationOptions.from_config(OmegaConf.merge(node, bad))
+
+
+def test_selecting_nobody_says_which_override_helps(tmp_path):
+    scan = FolderScan(root=tmp_path, identities={"ann": [tmp_path / "1.png"], "bob": [tmp_path / "2.png"]})
+    assert set(select_identities(scan, {"ann"}, "held_out")) == {"bob"}
+    with pytest.raises(ValueError, match=r"2 of its 2 people were trained on.*evaluation.identities=train"):
+        select_identities(scan, {"ann", "bob"}, "held_out")
+    with pytest.raises(ValueError, match=r"0 of its 2 people.*evaluation.identities=held_out"):
+        select_identities(scan, set(), "train")
+    with pytest.raises(ValueError, match="held_out"):
+        select_identities(scan, set(), "everyone")

@@ -52,9 +52,8 @@ def select_identities(scan: FolderScan, trained: Collection[str], which: str) ->
     keep = (lambda name: name not in trained) if which == "held_out" else (lambda name: name in trained)
     chosen = {name: paths for name, paths in scan.identities.items() if keep(name)}
     if not chosen:
-        overlap = len(trained & set(scan.identities))
-        raise ValueError(
-            f"No {which} identities to evaluate in {scan.root}: {overlap} of its {len(scan.identities)} people were "
-            f"trained on. Evaluate a folder of people the model was not trained on, or choose "
-            f"evaluation.identities=all (gallery.identities=all) to include the trained people.")
+        advice = ("evaluate a folder of people the model was not trained on, or pass evaluation.identities=train "
+                  "(closed world) / all" if which == "held_out" else "pass evaluation.identities=held_out or all")
+        raise ValueError(f"No {which} identities in {scan.root}: {len(trained & set(scan.identities))} of its "
+                         f"{len(scan.identities)} people were trained on; {advice} (gallery.identities for export).")
     return chosen
