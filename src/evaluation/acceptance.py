@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 
-def accepts(scores: Any, threshold: float) -> Any:
+def accepts(scores: Any, threshold: float) -> bool | np.ndarray:
     """``score >= threshold`` in float64: a bool for one score, a bool array for an array of scores."""
     accepted = np.asarray(scores, dtype=np.float64) >= np.float64(threshold)
     return bool(accepted) if accepted.ndim == 0 else accepted
