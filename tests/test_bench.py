@@ -18,7 +18,7 @@ from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.ingest import IngestConfig
 from src.bench.report import RESULT_KEYS
 from src.bench.vectors import FaceLikeParams, cosine_stats, make_vectors
-from src.evaluation.metrics import exact_top_k
+from src.evaluation.retrieval import exact_top_k
 
 
 def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def test_pairs_file_verification(trained_run, milvus_lite_uri, tmp_path):
     _, objects = trained_run
     root = objects["datamodule"].root
     people = sorted(p.name for p in root.iterdir() if p.is_dir())[:4]
-    lines = ["2 2"] + [f"{p} 0 1" for p in people[:2]] + [f"{people[0]} 0 {people[2]} 1", f"{people[1]} 2 {people[3]} 3"]
+    lines = ["2 2", *(f"{p} 0 1" for p in people[:2]), f"{people[0]} 0 {people[2]} 1", f"{people[1]} 2 {people[3]} 3"]
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(lines) + "\n")
     cfg = compose_config("eval", [*TRAINED_RUN_OVERRIDES, *FAST_LATENCY, f"ckpt_path={objects['best_ckpt']}",

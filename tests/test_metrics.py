@@ -5,7 +5,29 @@ import numpy as np
 import pytest
 import torch
 
-from src.evaluation import metrics as m
+from src.evaluation.acceptance import threshold_at_far
+from src.evaluation.identification import (
+    cmc_curve,
+    cmc_from_ranked_labels,
+    cmc_from_ranks,
+    dir_at_far,
+    dir_at_far_from_ranked,
+    identification_ranks,
+    identity_scores,
+    rank_accuracies,
+    rank_k_accuracy,
+    ranks_from_ranked_labels,
+)
+from src.evaluation.latency import latency_summary
+from src.evaluation.retrieval import cosine_similarity_matrix, exact_top_k, search_recall_at_k
+from src.evaluation.verification import (
+    best_threshold_accuracy,
+    genuine_impostor_pairs,
+    kfold_verification_accuracy,
+    roc_auc,
+    roc_curve,
+    tar_at_far,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Closed-set identification fixture: identities 10, 20, 30 (columns), six probes.
@@ -31,33 +53,33 @@ ID_COLUMNS = np.array([10, 20, 30])
 
 
 def test_identification_ranks_pessimistic_ties_and_unenrolled():
-    ranks = m.identification_ranks(ID_SCORES, ID_PROBES, ID_COLUMNS)
+    ranks = identification_ranks(ID_SCORES, ID_PROBES, ID_COLUMNS)
     np.testing.assert_array_equal(ranks[:4], [1, 2, 3, 2])
     assert math.isnan(ranks[4]) and math.isnan(ranks[5])
 
 
 def test_identification_ranks_minus_inf_column_is_not_enrolled_and_torch_input():
     scores = torch.tensor([[0.2, float("-inf")], [0.1, 0.3]])
-    ranks = m.identification_ranks(scores, torch.tensor([1, 0]))
+    ranks = identification_ranks(scores, torch.tensor([1, 0]))
     assert math.isnan(ranks[0])  # identity 1 has no gallery image
     assert ranks[1] == 2
 
 
 def test_cmc_curve_excludes_unenrolled():
     # 4 enrolled probes with ranks 1, 2, 3, 2
-    cmc = m.cmc_curve(ID_SCORES, ID_PROBES, ID_COLUMNS, max_rank=4)
+    cmc = cmc_curve(ID_SCORES, ID_PROBES, ID_COLUMNS, max_rank=4)
     np.testing.assert_allclose(cmc, [1 / 4, 3 / 4, 4 / 4, 4 / 4])
 
 
 def test_cmc_from_ranks_and_rank_accuracies():
-    cmc = m.cmc_from_ranks([1, 3, np.inf, np.nan, 6, 1], max_rank=5)
+    cmc = cmc_from_ranks([1, 3, np.inf, np.nan, 6, 1], max_rank=5)
     # enrolled: 1, 3, inf, 6, 1 (5 probes)
     np.testing.assert_allclose(cmc, [2 / 5, 2 / 5, 3 / 5, 3 / 5, 3 / 5])
-    assert m.rank_accuracies(cmc) == {"rank1": pytest.approx(0.4), "rank5": pytest.approx(0.6)}
+    assert rank_accuracies(cmc) == {"rank1": pytest.approx(0.4), "rank5": pytest.approx(0.6)}
     with pytest.raises(ValueError):
-        m.rank_accuracies(cmc[:3])
+        rank_accuracies(cmc[:3])
     with pytest.raises(ValueError):
-        m.cmc_from_ranks([np.nan, np.nan])
+        cmc_from_ranks([np.nan, np.nan])
 
 
 def test_ranks_and_cmc_from_milvus_style_ranked_labels():
@@ -70,15 +92,15 @@ def test_ranks_and_cmc_from_milvus_style_ranked_labels():
     ]
     labels = [7, 5, 4, -1, 9]
     enrolled = [1, 2, 3, 4, 5, 7]
-    ranks = m.ranks_from_ranked_labels(ranked, labels, enrolled)
+    ranks = ranks_from_ranked_labels(ranked, labels, enrolled)
     assert ranks[0] == 2 and ranks[1] == 1 and ranks[2] == np.inf
     assert math.isnan(ranks[3]) and math.isnan(ranks[4])
     # without enrolled_labels, 9 >= 0 counts as enrolled and missing
-    assert m.ranks_from_ranked_labels(ranked, labels)[4] == np.inf
-    cmc = m.cmc_from_ranked_labels(ranked, labels, max_rank=3, enrolled_labels=enrolled)
+    assert ranks_from_ranked_labels(ranked, labels)[4] == np.inf
+    cmc = cmc_from_ranked_labels(ranked, labels, max_rank=3, enrolled_labels=enrolled)
     np.testing.assert_allclose(cmc, [1 / 3, 2 / 3, 2 / 3])
     # numpy/tensor rows work too
-    cmc_t = m.cmc_from_ranked_labels([torch.tensor(r) for r in ranked], torch.tensor(labels), 3, enrolled)
+    cmc_t = cmc_from_ranked_labels([torch.tensor(r) for r in ranked], torch.tensor(labels), 3, enrolled)
     np.testing.assert_allclose(cmc_t, cmc)
 
 
@@ -104,33 +126,38 @@ OPEN_SCORES = np.array(
 OPEN_LABELS = np.array([-1, -1, -1, -1, -1, 0, 1, 0, 1, 0])
 
 
+def above(score: float) -> float:
+    """The threshold that rejects ``score`` (acceptance is ``score >= threshold``) and accepts anything higher."""
+    return float(np.nextafter(score, np.inf))
+
+
 def test_threshold_at_far():
     neg = [0.1, 0.9, 0.5, 0.7, 0.3]
-    assert m.threshold_at_far(neg, 0.0) == 0.9
-    assert m.threshold_at_far(neg, 0.1) == 0.9  # floor(0.5) = 0 false alarms allowed
-    assert m.threshold_at_far(neg, 0.2) == 0.7  # 1 allowed: second largest
-    assert m.threshold_at_far(neg, 0.6) == 0.3  # floor(3.0) = 3 allowed: fourth largest
-    assert m.threshold_at_far(neg, 1.0) == -math.inf
+    assert threshold_at_far(neg, 0.0) == above(0.9)
+    assert threshold_at_far(neg, 0.1) == above(0.9)  # floor(0.5) = 0 false alarms allowed
+    assert threshold_at_far(neg, 0.2) == above(0.7)  # 1 allowed: just above the second largest
+    assert threshold_at_far(neg, 0.6) == above(0.3)  # floor(3.0) = 3 allowed: just above the fourth largest
+    assert threshold_at_far(neg, 1.0) == -math.inf
 
 
 def test_dir_at_far_from_matrix():
-    result = m.dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.1, 0.2, 0.5))
-    assert result[0.1] == {"dir": pytest.approx(1 / 5), "threshold": 0.9, "far_actual": 0.0}
-    assert result[0.2] == {"dir": pytest.approx(2 / 5), "threshold": 0.7, "far_actual": pytest.approx(1 / 5)}
-    assert result[0.5] == {"dir": pytest.approx(3 / 5), "threshold": 0.5, "far_actual": pytest.approx(2 / 5)}
+    result = dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.1, 0.2, 0.5))
+    assert result[0.1] == {"dir": pytest.approx(1 / 5), "threshold": above(0.9), "far_actual": 0.0}
+    assert result[0.2] == {"dir": pytest.approx(2 / 5), "threshold": above(0.7), "far_actual": pytest.approx(1 / 5)}
+    assert result[0.5] == {"dir": pytest.approx(3 / 5), "threshold": above(0.5), "far_actual": pytest.approx(2 / 5)}
     # rank 2: D (.75) counts at t=.7, E (.7) is a tie at the threshold and is rejected
-    assert m.dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.2,), rank=2)[0.2]["dir"] == pytest.approx(3 / 5)
-    assert m.dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.5,), rank=2)[0.5]["dir"] == pytest.approx(5 / 5)
+    assert dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.2,), rank=2)[0.2]["dir"] == pytest.approx(3 / 5)
+    assert dir_at_far(OPEN_SCORES, OPEN_LABELS, fars=(0.5,), rank=2)[0.5]["dir"] == pytest.approx(5 / 5)
 
 
 def test_dir_at_far_identity_not_in_gallery_is_non_mated():
     # label 5 is not a column: the probe acts as a non-mated search with top score 0.9
     scores = np.array([[0.9, 0.2], [0.8, 0.1], [0.3, 0.6]])
-    result = m.dir_at_far(scores, [5, 0, 1], identity_labels=[0, 1], fars=(0.0,))
-    assert result[0.0]["threshold"] == 0.9
+    result = dir_at_far(scores, [5, 0, 1], identity_labels=[0, 1], fars=(0.0,))
+    assert result[0.0]["threshold"] == above(0.9)
     assert result[0.0]["dir"] == 0.0  # 0.8 and 0.6 are below 0.9
     with pytest.raises(ValueError):
-        m.dir_at_far(scores[1:], [0, 1], fars=(0.1,))  # no non-mated probe
+        dir_at_far(scores[1:], [0, 1], fars=(0.1,))  # no non-mated probe
 
 
 def test_dir_at_far_from_ranked_hits():
@@ -138,11 +165,11 @@ def test_dir_at_far_from_ranked_hits():
     score_lists = [[0.9, 0.85, 0.8, 0.5], [0.95, 0.9, 0.3], [0.6, 0.5, 0.4], [0.7, 0.1], [], [0.85]]
     probes = [7, 5, 4, -1, -1, -1]
     # non-mated top scores: 0.7, -inf, 0.85; mated: (rank 2, .8), (rank 1, .95), (inf, -inf)
-    result = m.dir_at_far_from_ranked(labels_lists, score_lists, probes, fars=(0.0, 0.34))
-    assert result[0.0]["threshold"] == 0.85 and result[0.0]["dir"] == pytest.approx(1 / 3)
-    assert result[0.34]["threshold"] == 0.7 and result[0.34]["far_actual"] == pytest.approx(1 / 3)
+    result = dir_at_far_from_ranked(labels_lists, score_lists, probes, fars=(0.0, 0.34))
+    assert result[0.0]["threshold"] == above(0.85) and result[0.0]["dir"] == pytest.approx(1 / 3)
+    assert result[0.34]["threshold"] == above(0.7) and result[0.34]["far_actual"] == pytest.approx(1 / 3)
     assert result[0.34]["dir"] == pytest.approx(1 / 3)
-    r2 = m.dir_at_far_from_ranked(labels_lists, score_lists, probes, fars=(0.34,), rank=2)
+    r2 = dir_at_far_from_ranked(labels_lists, score_lists, probes, fars=(0.34,), rank=2)
     assert r2[0.34]["dir"] == pytest.approx(2 / 3)
 
 
@@ -156,7 +183,7 @@ def test_kfold_verification_accuracy_by_hand():
     #   -> fold 0: .9 T ok, .8 T ok, .3 F wrong, .2 F ok = 3/4
     # fold 1 held out: train on (.9 T, .8 T, .3 F, .2 F): perfect at midpoint 0.55
     #   -> fold 1: .7 T ok, .6 F wrong, .4 T wrong, .1 F ok = 2/4
-    result = m.kfold_verification_accuracy(scores, same, n_folds=2, shuffle=False)
+    result = kfold_verification_accuracy(scores, same, n_folds=2, shuffle=False)
     assert result["fold_accuracies"] == [0.75, 0.5]
     assert result["thresholds"] == pytest.approx([0.25, 0.55])
     assert result["accuracy_mean"] == pytest.approx(0.625)
@@ -167,7 +194,7 @@ def test_kfold_verification_accuracy_separable_ten_folds():
     rng = np.random.default_rng(1)
     scores = np.concatenate([rng.uniform(0.6, 1.0, 50), rng.uniform(-1.0, 0.4, 50)])
     same = np.array([True] * 50 + [False] * 50)
-    result = m.kfold_verification_accuracy(torch.tensor(scores), torch.tensor(same))
+    result = kfold_verification_accuracy(torch.tensor(scores), torch.tensor(same))
     assert result["accuracy_mean"] == 1.0 and result["accuracy_std"] == 0.0
     assert len(result["thresholds"]) == 10
     assert all(0.4 <= t <= 0.6 for t in result["thresholds"])
@@ -178,10 +205,10 @@ def test_tar_at_far():
     impostor = [0.75, 0.6, 0.5, 0.45, 0.3, 0.2, 0.1, 0.05, 0.0, -0.2]
     scores = genuine + impostor
     same = [True] * 4 + [False] * 10
-    result = m.tar_at_far(scores, same, fars=(0.01, 0.1, 0.3))
-    assert result[0.01] == {"tar": 0.5, "threshold": 0.75, "far_actual": 0.0}
-    assert result[0.1] == {"tar": 0.75, "threshold": 0.6, "far_actual": 0.1}
-    assert result[0.3] == {"tar": 0.75, "threshold": 0.45, "far_actual": pytest.approx(0.3)}
+    result = tar_at_far(scores, same, fars=(0.01, 0.1, 0.3))
+    assert result[0.01] == {"tar": 0.5, "threshold": above(0.75), "far_actual": 0.0}
+    assert result[0.1] == {"tar": 0.75, "threshold": above(0.6), "far_actual": 0.1}
+    assert result[0.3] == {"tar": 0.75, "threshold": above(0.45), "far_actual": pytest.approx(0.3)}
 
 
 def test_roc_curve_and_auc_with_negative_scores_and_ties():
@@ -189,9 +216,9 @@ def test_roc_curve_and_auc_with_negative_scores_and_ties():
     # AUC by pair counting: 4 wins + 2 ties * 1/2 over 6 pairs = 5/6
     scores = np.array([-0.1, -0.6, -0.6, -0.6, -0.9])
     same = np.array([1, 1, 1, 0, 0])
-    assert m.roc_auc(scores, same) == pytest.approx(5 / 6)
-    assert m.roc_auc(torch.tensor(scores + 1.0), torch.tensor(same)) == pytest.approx(5 / 6)
-    fpr, tpr, thresholds = m.roc_curve(scores, same)
+    assert roc_auc(scores, same) == pytest.approx(5 / 6)
+    assert roc_auc(torch.tensor(scores + 1.0), torch.tensor(same)) == pytest.approx(5 / 6)
+    fpr, tpr, thresholds = roc_curve(scores, same)
     np.testing.assert_allclose(fpr, [0, 0, 0.5, 1])
     np.testing.assert_allclose(tpr, [0, 1 / 3, 1, 1])
     np.testing.assert_allclose(thresholds, [np.inf, -0.1, -0.6, -0.9])
@@ -199,7 +226,7 @@ def test_roc_curve_and_auc_with_negative_scores_and_ties():
 
 def test_best_threshold_accuracy_threshold_in_score_units():
     # thresholds (>=): 0.9 -> 3/4, 0.3 -> 2/4, 0.2 -> 3/4; the first best is 0.9 (not sigmoid(0.9))
-    accuracy, threshold = m.best_threshold_accuracy(torch.tensor([-0.5, 0.2, 0.3, 0.9]), torch.tensor([0, 1, 0, 1]))
+    accuracy, threshold = best_threshold_accuracy(torch.tensor([-0.5, 0.2, 0.3, 0.9]), torch.tensor([0, 1, 0, 1]))
     assert accuracy == pytest.approx(0.75)
     assert threshold == pytest.approx(0.9)
 
@@ -208,7 +235,7 @@ def test_best_threshold_accuracy_threshold_in_score_units():
 # Functions used by the validation loop
 # --------------------------------------------------------------------------------------------------
 def test_cosine_similarity_matrix():
-    sim = m.cosine_similarity_matrix(torch.tensor([[2.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 3.0], [1.0, 0.0]]))
+    sim = cosine_similarity_matrix(torch.tensor([[2.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 3.0], [1.0, 0.0]]))
     torch.testing.assert_close(sim, torch.tensor([[0.0, 1.0], [1 / math.sqrt(2), 1 / math.sqrt(2)]]))
 
 
@@ -224,22 +251,22 @@ def test_identity_scores_and_rank_k_accuracy_with_ties():
     )
     gallery_labels = torch.tensor([0, 1, 1, 2])
     probe_labels = torch.tensor([0, 1, 2, 2, 3])
-    ids = m.identity_scores(similarity, gallery_labels, 4)
+    ids = identity_scores(similarity, gallery_labels, 4)
     torch.testing.assert_close(ids[1], torch.tensor([0.5, 0.5, 0.1, float("-inf")]))
     torch.testing.assert_close(ids[2], torch.tensor([0.1, 0.8, 0.6, float("-inf")]))
-    assert m.rank_k_accuracy(similarity, probe_labels, gallery_labels, k=1) == pytest.approx(1 / 5)
-    assert m.rank_k_accuracy(similarity, probe_labels, gallery_labels, k=2) == pytest.approx(4 / 5)
-    assert m.rank_k_accuracy(similarity, probe_labels, gallery_labels, k=3) == pytest.approx(4 / 5)
+    assert rank_k_accuracy(similarity, probe_labels, gallery_labels, k=1) == pytest.approx(1 / 5)
+    assert rank_k_accuracy(similarity, probe_labels, gallery_labels, k=2) == pytest.approx(4 / 5)
+    assert rank_k_accuracy(similarity, probe_labels, gallery_labels, k=3) == pytest.approx(4 / 5)
 
 
 def test_genuine_impostor_pairs():
     labels = torch.tensor([0, 0, 1, 1, 2])
-    pairs, same = m.genuine_impostor_pairs(labels, seed=3)
+    pairs, same = genuine_impostor_pairs(labels, seed=3)
     # genuine pairs: (0, 1) and (2, 3) only; as many impostors
     assert len(pairs) == 4 and same.tolist() == [True, True, False, False]
     assert {tuple(p) for p in pairs[:2].tolist()} == {(0, 1), (2, 3)}
     assert all(labels[i] != labels[j] for i, j in pairs[2:].tolist())
-    again, _ = m.genuine_impostor_pairs(labels, seed=3)
+    again, _ = genuine_impostor_pairs(labels, seed=3)
     assert torch.equal(pairs, again)
 
 
@@ -249,16 +276,17 @@ def test_genuine_impostor_pairs():
 def test_exact_top_k_cosine_and_chunking():
     gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     queries = np.array([[1.0, 0.1], [0.5, -1.0]])
-    scores, indices = m.exact_top_k(queries, gallery, k=2, chunk_size=1)
+    scores, indices = exact_top_k(queries, gallery, k=2, chunk_size=1)
     # q0: cos to g0 = 1/sqrt(1.01), g2 = 1.1/sqrt(2.02), g1 = 0.1/sqrt(1.01)
     # q1: cos to g0 = 0.5/sqrt(1.25), g2 = -0.5/sqrt(2.5), g1 = -1/sqrt(1.25)
     assert indices.tolist() == [[0, 2], [0, 2]]
     torch.testing.assert_close(
-        scores, torch.tensor([[1 / math.sqrt(1.01), 1.1 / math.sqrt(2.02)], [0.5 / math.sqrt(1.25), -0.5 / math.sqrt(2.5)]])
+        scores,
+        torch.tensor([[1 / math.sqrt(1.01), 1.1 / math.sqrt(2.02)], [0.5 / math.sqrt(1.25), -0.5 / math.sqrt(2.5)]]),
     )
     assert scores.dtype == torch.float32 and indices.dtype == torch.int64
     # inner product (q1: g0 .5, g2 -.5, g1 -1), k larger than the gallery is clipped
-    ip_scores, ip_indices = m.exact_top_k(queries, gallery, k=10, normalize=False)
+    ip_scores, ip_indices = exact_top_k(queries, gallery, k=10, normalize=False)
     assert ip_indices.tolist() == [[2, 0, 1], [0, 2, 1]]
     torch.testing.assert_close(ip_scores[0], torch.tensor([1.1, 1.0, 0.1]))
 
@@ -267,23 +295,23 @@ def test_exact_top_k_matches_full_sort_on_random_data():
     generator = torch.Generator().manual_seed(0)
     gallery = torch.randn(300, 16, generator=generator)
     queries = torch.randn(50, 16, generator=generator)
-    _, indices = m.exact_top_k(queries, gallery, k=5, chunk_size=7)
-    full = m.cosine_similarity_matrix(queries, gallery).argsort(dim=1, descending=True)[:, :5]
+    _, indices = exact_top_k(queries, gallery, k=5, chunk_size=7)
+    full = cosine_similarity_matrix(queries, gallery).argsort(dim=1, descending=True)[:, :5]
     assert torch.equal(indices, full)
 
 
 def test_search_recall_at_k():
     approx = [[1, 2, 3], [4, 5, 6]]
     exact = [[1, 2, 4], [7, 8, 9]]
-    assert m.search_recall_at_k(approx, exact) == pytest.approx((2 / 3 + 0) / 2)
-    assert m.search_recall_at_k(approx, exact, k=2) == pytest.approx((1 + 0) / 2)
-    assert m.search_recall_at_k([[1]], [[1, 2, 3]]) == pytest.approx(1 / 3)  # short approximate list
-    assert m.search_recall_at_k([[5, -1, -1]], [[5, -1, -1]]) == 1.0  # padding ignored
-    assert m.search_recall_at_k(np.array([[3, 2, 1]]), torch.tensor([[1, 2, 3]])) == 1.0  # order free
+    assert search_recall_at_k(approx, exact) == pytest.approx((2 / 3 + 0) / 2)
+    assert search_recall_at_k(approx, exact, k=2) == pytest.approx((1 + 0) / 2)
+    assert search_recall_at_k([[1]], [[1, 2, 3]]) == pytest.approx(1 / 3)  # short approximate list
+    assert search_recall_at_k([[5, -1, -1]], [[5, -1, -1]]) == 1.0  # padding ignored
+    assert search_recall_at_k(np.array([[3, 2, 1]]), torch.tensor([[1, 2, 3]])) == 1.0  # order free
 
 
 def test_latency_summary():
-    summary = m.latency_summary([0.001, 0.002, 0.003, 0.004, 0.100])
+    summary = latency_summary([0.001, 0.002, 0.003, 0.004, 0.100])
     # ms: 1, 2, 3, 4, 100; p95 index 3.8 -> 4 + 0.8 * 96; p99 index 3.96 -> 4 + 0.96 * 96
     assert summary["count"] == 5
     assert summary["mean_ms"] == pytest.approx(22.0)
@@ -293,4 +321,4 @@ def test_latency_summary():
     assert summary["max_ms"] == pytest.approx(100.0)
     assert summary["min_ms"] == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        m.latency_summary([])
+        latency_summary([])

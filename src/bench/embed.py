@@ -19,7 +19,7 @@ from src.bench.config import CommonConfig
 from src.bench.plots import embed_figure
 from src.bench.report import Outcome, make_table
 from src.embedding.tta import TTAEmbedder
-from src.evaluation.metrics import latency_summary
+from src.evaluation.latency import latency_summary
 from src.models.backbone import FaceEmbedder
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from src.bench.config import MilvusBenchConfig
 from src.bench.plots import ingest_figure
 from src.bench.report import Outcome, make_table
 from src.bench.vectors import make_vectors
-from src.evaluation.metrics import latency_summary
+from src.evaluation.latency import latency_summary
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from src.bench.report import Outcome, make_table
 from src.bench.searchers import ExactSearcher, MilvusSearcher, Searcher
 from src.bench.timing import concurrent_throughput, latency_and_batch_qps
 from src.bench.vectors import VectorSet, cosine_stats, make_vectors
-from src.evaluation.metrics import search_recall_at_k
+from src.evaluation.retrieval import search_recall_at_k
 from src.vector_store import MilvusStore
 
 log = logging.getLogger(__name__)

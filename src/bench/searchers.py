@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from src.evaluation.latency import VectorSearch
-from src.evaluation.metrics import exact_top_k
+from src.evaluation.retrieval import exact_top_k
 from src.vector_store import MilvusStore
 
 

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from src.bench.searchers import Searcher
-from src.evaluation.latency import batched_throughput, single_query_latency
-from src.evaluation.metrics import latency_summary
+from src.evaluation.latency import batched_throughput, latency_summary, single_query_latency
 
 
 def latency_and_batch_qps(searcher: Searcher, queries: np.ndarray, n_single: int, batch_size: int,

@@ -8,8 +8,13 @@ from src.datamodules.image_folder import FaceImageFolderDataModule
 
 
 def build_datamodule(data_cfg: DictConfig) -> FaceImageFolderDataModule:
-    """Instantiate with plain Python values (checkpoints then load with ``weights_only``), prepare, set up."""
+    """Instantiate with plain Python values (checkpoints then load with ``weights_only``), prepare, scan.
+
+    The folder is split into training and held-out people only when something needs the split (training,
+    ``num_classes``, selecting ``train``/``held_out`` people without a checkpoint's list): evaluating or
+    exporting a small folder demands no validation split.
+    """
     datamodule = hydra.utils.instantiate(data_cfg, _convert_="all")
     datamodule.prepare_data()
-    datamodule.setup()
+    datamodule.scan_folder()
     return datamodule

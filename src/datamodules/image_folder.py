@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from src.datamodules.face_dataset import FaceImageDataset
 from src.datamodules.folder_scan import FolderScan, scan_image_folder
+from src.datamodules.identities import TrainedOn, select_identities
 from src.datamodules.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -85,12 +87,17 @@ class FaceImageFolderDataModule(L.LightningDataModule):
     def root(self) -> Path:
         return Path(self.hparams.root).expanduser()
 
+    def scan_folder(self) -> FolderScan:
+        """The folder's usable images per person, scanned once; no split (evaluation and export need none)."""
+        if self.scan is None:
+            self.scan = scan_image_folder(self.root, decode=self.hparams.decode_check)
+            self.scan.report()
+        return self.scan
+
     def setup(self, stage: str | None = None) -> None:
         if self.split is not None:
             return
-        self.scan = scan_image_folder(self.root, decode=self.hparams.decode_check)
-        self.scan.report()
-        self.split = split_identities(self.scan, self.hparams.val_fraction, self.hparams.seed)
+        self.split = split_identities(self.scan_folder(), self.hparams.val_fraction, self.hparams.seed)
         log.info(
             "Data %s: %d training identities (%d images), %d held-out identities (%d images).",
             self.root, len(self.split.train), sum(map(len, self.split.train.values())),
@@ -102,6 +109,18 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         """Number of training identities (the margin head's classes)."""
         self.setup()
         return len(self.split.train)
+
+    def trained_on(self) -> TrainedOn:
+        """The training people of the split and this folder (stored in checkpoints)."""
+        self.setup()
+        return TrainedOn(root=str(self.root), identities=frozenset(self.split.train))
+
+    def select_identities(self, which: str, trained: Collection[str] | None = None) -> dict[str, list[Path]]:
+        """People of the folder to evaluate or export (``all``, ``train``, ``held_out``); the trained people are
+        ``trained`` (a checkpoint's) or else this split's training people (only then is the folder split)."""
+        if trained is None and which in ("held_out", "train"):
+            trained = self.trained_on().identities
+        return select_identities(self.scan_folder(), trained or (), which)
 
     def _loader(self, dataset: FaceImageDataset, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers

@@ -1,12 +1,36 @@
-"""Search latency through the vector store: single queries, batches and an ``ef`` sweep."""
+"""Latency: summaries of measured durations, and search timing through a vector store (single queries, batches,
+an ``ef`` sweep)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from src.evaluation.metrics import latency_summary, search_recall_at_k
+from src.evaluation.arrays import ArrayLike, to_numpy
+from src.evaluation.retrieval import search_recall_at_k
+
+
+def latency_summary(durations_s: ArrayLike) -> dict[str, float]:
+    """Summary of durations given in seconds, reported in milliseconds.
+
+    Returns ``{"count": int, "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms", "min_ms": float}``;
+    percentiles use numpy's default linear interpolation.
+    """
+    ms = to_numpy(durations_s, np.float64).ravel() * 1000.0
+    if len(ms) == 0:
+        raise ValueError("no durations")
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {
+        "count": int(len(ms)),
+        "mean_ms": float(ms.mean()),
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "max_ms": float(ms.max()),
+        "min_ms": float(ms.min()),
+    }
 
 
 class VectorSearch(Protocol):

@@ -67,12 +67,17 @@ def write_report(report: dict[str, Any], out_dir: Path, tensorboard_dir: Path | 
 
 def print_summary(report: dict[str, Any], console: Console | None = None) -> None:
     """A compact table of the headline numbers."""
-    ident, verif, latency = report["identification"], report["verification"], report["latency"]
-    table = Table(title=f"Evaluation ({report['milvus']['backend']}: {report['milvus']['uri']})")
+    ident, verif, latency, data = report["identification"], report["verification"], report["latency"], report["data"]
+    table = Table(title=f"Evaluation ({report['milvus']['backend']}: {report['milvus']['uri']})",
+                  caption=f"NOT RELIABLE: {data['warning']}" if not data["reliable"] else None,
+                  caption_style="bold red")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    evaluated = data["enrolled_identities"] + data["unenrolled_identities"]
     rows = [
-        ("gallery / probes", f"{report['data']['gallery_images']} / {report['data']['probes']}"),
+        ("people evaluated / in folder", f"{evaluated} / {data['identities_in_folder']} ({data['identities']}, "
+                                         f"{data['excluded_identities']} excluded)"),
+        ("gallery / probes", f"{data['gallery_images']} / {data['probes']}"),
         ("rank-1 (Milvus)", f"{ident['milvus']['rank1']:.4f}"),
         ("rank-1 (exact search)", f"{ident['exact']['rank1']:.4f}"),
         ("rank-5 (Milvus)", f"{ident['milvus'].get('rank5', float('nan')):.4f}"),

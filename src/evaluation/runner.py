@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,14 +15,12 @@ from src.embedding.checkpoint import LoadedEmbedder
 from src.embedding.images import embed_paths
 from src.embedding.tta import TTAEmbedder
 from src.evaluation.latency import batched_throughput, ef_sweep, single_query_latency
-from src.evaluation.metrics import exact_top_k, genuine_impostor_pairs
+from src.evaluation.options import EvaluationOptions
 from src.evaluation.pairs_file import read_pairs_file
-from src.evaluation.protocol import GalleryProbeSplit
-from src.evaluation.scoring import (
-    identification_section,
-    recall_section,
-    verification_section,
-)
+from src.evaluation.protocol import EvaluatedPeople, GalleryProbeSplit
+from src.evaluation.retrieval import exact_top_k
+from src.evaluation.scoring import identification_section, recall_section, verification_section
+from src.evaluation.verification import genuine_impostor_pairs
 from src.gallery.export import model_id
 from src.monitoring import HardwareSampler, hardware_info
 from src.vector_store import MilvusStore, path_to_id
@@ -31,49 +30,51 @@ log = logging.getLogger(__name__)
 REPORT_VERSION = 1
 
 
-def _embed(embedder: TTAEmbedder, paths: list[Path], image_size: int, options: Mapping[str, Any]) -> tuple[np.ndarray, float]:
+def _embed(embedder: TTAEmbedder, paths: list[Path], image_size: int,
+           options: EvaluationOptions) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
-    embeddings = embed_paths(embedder, paths, image_size, batch_size=options["batch_size"],
-                             num_workers=options["num_workers"])
+    embeddings = embed_paths(embedder, paths, image_size, batch_size=options.batch_size,
+                             num_workers=options.num_workers)
     return embeddings, time.perf_counter() - start
 
 
 def _verification(embedder: TTAEmbedder, split: GalleryProbeSplit, gallery: np.ndarray, probes: np.ndarray,
-                  image_size: int, options: Mapping[str, Any], root: Path) -> dict:
-    """Pairs from ``options['pairs_file']`` (LFW format) or generated from the evaluated images."""
-    if options.get("pairs_file"):
-        pairs = read_pairs_file(options["pairs_file"], root)
+                  image_size: int, options: EvaluationOptions, root: Path) -> dict:
+    """Pairs from ``options.pairs_file`` (LFW format) or generated from the evaluated images."""
+    if options.pairs_file:
+        pairs = read_pairs_file(options.pairs_file, root)
         a, _ = _embed(embedder, [p[0] for p in pairs], image_size, options)
         b, _ = _embed(embedder, [p[1] for p in pairs], image_size, options)
         scores, same = np.sum(a * b, axis=1), np.array([p[2] for p in pairs])
-        source = str(options["pairs_file"])
+        source = str(options.pairs_file)
     else:
         people = [person for _, person in split.gallery + split.probes]
         names = {name: i for i, name in enumerate(sorted(set(people)))}
         labels = torch.tensor([names[p] for p in people])
-        index, same_t = genuine_impostor_pairs(labels, max_pairs=options["max_pairs"], seed=options["seed"])
+        index, same_t = genuine_impostor_pairs(labels, max_pairs=options.max_pairs, seed=options.seed)
         everything = np.concatenate([gallery, probes])
         index = index.numpy()
         scores = np.sum(everything[index[:, 0]] * everything[index[:, 1]], axis=1)
         same, source = same_t.numpy(), "generated"
-    return {"source": source, **verification_section(scores, same, options["fars_verification"])}
+    return {"source": source, **verification_section(scores, same, options.fars_verification)}
 
 
 def run_evaluation(
-    loaded: LoadedEmbedder, split: GalleryProbeSplit, milvus_cfg: Mapping[str, Any], options: Mapping[str, Any],
-    image_size: int, data_root: Path,
+    loaded: LoadedEmbedder, people: EvaluatedPeople, split: GalleryProbeSplit, milvus_cfg: Mapping[str, Any],
+    options: EvaluationOptions, image_size: int, data_root: Path,
 ) -> dict[str, Any]:
     """Embed gallery and probes, enroll the gallery in a fresh collection, search, and build the report dict.
 
-    ``options`` is the ``evaluation`` config node (see conf/train.yaml).
+    ``people`` (chosen from the folder at ``data_root``) were split into ``split``; ``options`` come from the
+    ``evaluation`` config node (see conf/train.yaml).
     """
-    embedder = TTAEmbedder(loaded.model, mode=options["tta"])
-    top_k = int(options["top_k"])
+    embedder = TTAEmbedder(loaded.model, mode=options.tta)
+    top_k = options.top_k
     with HardwareSampler() as sampler:
         gallery, gallery_seconds = _embed(embedder, [p for p, _ in split.gallery], image_size, options)
         probes, probe_seconds = _embed(embedder, [p for p, _ in split.probes], image_size, options)
         gallery_ids = np.array([path_to_id(str(Path(p).resolve())) for p, _ in split.gallery])
-        with MilvusStore.from_config(milvus_cfg, collection=options["collection"]) as store:
+        with MilvusStore.from_config(milvus_cfg, collection=options.collection) as store:
             store.ensure_collection(embedder.dim, model_id=model_id(loaded), tta_mode=embedder.mode, recreate=True,
                                     extra={"checkpoint": loaded.checkpoint, "purpose": "evaluation"})
             start = time.perf_counter()
@@ -85,14 +86,13 @@ def run_evaluation(
             hits = store.search(probes, top_k)
             search_seconds = time.perf_counter() - start
             exact_scores, exact_index = (t.numpy() for t in exact_top_k(probes, gallery, top_k))
+            timing = options.latency
             latency = {
                 "ef": store.settings.search_ef if store.index_type == "HNSW" else None,
-                "single_query": single_query_latency(store, probes, options["latency"]["queries"], top_k,
-                                                     warmup=options["latency"]["warmup"]),
-                "batched": batched_throughput(store, probes, options["latency"]["batch_sizes"], top_k),
-                "ef_sweep": ef_sweep(store, probes, gallery_ids[exact_index], options["latency"]["ef_sweep"],
-                                     options["latency"]["sweep_queries"], top_k)
-                if store.index_type == "HNSW" else [],
+                "single_query": single_query_latency(store, probes, timing.queries, top_k, warmup=timing.warmup),
+                "batched": batched_throughput(store, probes, timing.batch_sizes, top_k),
+                "ef_sweep": ef_sweep(store, probes, gallery_ids[exact_index], timing.ef_sweep, timing.sweep_queries,
+                                     top_k) if store.index_type == "HNSW" else [],
             }
             milvus = {"backend": store.backend, "uri": store.settings.display_uri, "collection": store.collection_name,
                       "rows": store.count(), "index": _index(store), "top_k": top_k,
@@ -103,7 +103,7 @@ def run_evaluation(
         exact_ranked = (gallery_people[exact_index].tolist(), exact_scores.tolist())
         identification = {
             name: identification_section(list(labels), list(scores), probe_people, split.enrolled, top_k,
-                                         options["fars_identification"])
+                                         options.fars_identification)
             for name, (labels, scores) in {"milvus": milvus_ranked, "exact": exact_ranked}.items()
         }
         identification["recommended_threshold"] = identification["milvus"]["recommended_threshold"]
@@ -118,7 +118,7 @@ def run_evaluation(
         "embedding": {"tta_mode": embedder.mode, "dim": embedder.dim, "device": str(embedder.device),
                       "images": n_embedded, "seconds": gallery_seconds + probe_seconds,
                       "images_per_sec": n_embedded / max(gallery_seconds + probe_seconds, 1e-9)},
-        "data": {"root": str(data_root), "identities": options["identities"], **split.summary()},
+        "data": {"root": str(data_root), **people.summary(), **split.summary()},
         "milvus": {**milvus, "insert_and_index_seconds": insert_seconds, "search_all_probes_seconds": search_seconds},
         "identification": identification,
         "search_vs_exact": search_vs_exact,

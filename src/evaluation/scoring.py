@@ -5,16 +5,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from src.evaluation.metrics import (
-    cmc_from_ranked_labels,
-    dir_at_far_from_ranked,
-    kfold_verification_accuracy,
-    rank_accuracies,
-    roc_auc,
-    roc_curve,
-    search_recall_at_k,
-    tar_at_far,
-)
+from src.evaluation.identification import cmc_from_ranked_labels, dir_at_far_from_ranked, rank_accuracies
+from src.evaluation.retrieval import search_recall_at_k
+from src.evaluation.verification import kfold_verification_accuracy, roc_auc, roc_curve, tar_at_far
 
 
 def identification_section(

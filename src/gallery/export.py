@@ -13,7 +13,6 @@ import numpy as np
 from src.embedding.checkpoint import LoadedEmbedder
 from src.embedding.images import stream_embeddings
 from src.embedding.tta import TTAEmbedder
-from src.evaluation.protocol import select_identities
 from src.vector_store import MilvusStore
 
 log = logging.getLogger(__name__)
@@ -93,5 +92,5 @@ def export_gallery(
 def gallery_from_datamodule(datamodule: Any, identities: str = "all") -> list[tuple[Path, str]]:
     """``(path, person_id)`` of every usable image of the chosen identities (``all``, ``train``, ``held_out``)
     of a set-up face datamodule, in a stable order."""
-    chosen = select_identities(datamodule.scan, set(datamodule.split.train), identities)
+    chosen = datamodule.select_identities(identities)
     return [(path, person) for person in sorted(chosen) for path in chosen[person]]

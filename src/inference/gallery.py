@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from src.evaluation.acceptance import accepts
 from src.inference.model import FaceModel, load_model
 from src.vector_store import (
     CollectionMismatchError,
@@ -167,6 +168,6 @@ class FaceGallery:
 
 def _decide(path: Path, hits: list[SearchHit], threshold: float | None, seconds: float) -> Identification:
     best = hits[0] if hits else None
-    known = best is not None and (threshold is None or best.similarity >= threshold)
+    known = best is not None and (threshold is None or accepts(best.similarity, threshold))
     return Identification(image_path=str(path), person_id=best.person_id if known else UNKNOWN, known=known,
                           similarity=best.similarity if best else None, matches=hits, search_seconds=seconds)

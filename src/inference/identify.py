@@ -7,7 +7,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from src.evaluation.metrics import latency_summary
+from src.evaluation.latency import latency_summary
 from src.inference.config import model_from_config, required
 from src.inference.gallery import FaceGallery
 from src.inference.images import collect_images
@@ -30,7 +30,8 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
         uri, collection = gallery.store.settings.display_uri, gallery.store.collection_name
     latency = latency_summary([r.search_seconds for r in results])
     summary = {"gallery": {"uri": uri, "collection": collection}, "model_id": model.model_id,
-               "threshold": threshold.value, "threshold_source": threshold.source, "top_k": cfg.top_k,
+               "threshold": threshold.value, "threshold_source": threshold.source,
+               "threshold_calibrated": threshold.calibrated, "top_k": cfg.top_k,
                "images": images.summary(), "known": sum(r.known for r in results), "search_latency": latency}
     path = write_identifications(results, cfg.output or Path(cfg.paths.output_dir) / f"identify.{cfg.format}",
                                  cfg.format, summary)
@@ -38,6 +39,8 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
     print(f"{summary['known']} identified, {len(results) - summary['known']} unknown (threshold "
           f"{threshold.value:.4f}: {threshold.source}); {len(images.skipped)} files skipped. "
           f"Search latency p50 {latency['p50_ms']:.2f} ms, p95 {latency['p95_ms']:.2f} ms. Results: {path}")
+    if threshold.warning:
+        print(f"WARNING: {threshold.warning}")
     return {**summary, "results": results, "output": str(path)}
 
 

@@ -3,6 +3,9 @@
 Order: an explicit value; else ``identification.recommended_threshold`` of the given report.json;
 else of the newest ``<search root>/**/eval/report.json`` made with the same model and TTA mode;
 else the configured default. A report of another model is never used (its scores are not comparable).
+The default is not calibrated for the model: :attr:`Threshold.calibrated` is False and
+:data:`CALIBRATION_HINT` says how to calibrate it. Faces are accepted by
+:func:`src.evaluation.acceptance.accepts` (``similarity >= threshold``).
 """
 from __future__ import annotations
 
@@ -14,13 +17,26 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+CALIBRATION_HINT = ("calibrate it with `facerec-eval ckpt_path=<this checkpoint> data.root=<folder of people the "
+                    "model was not trained on>` (its report.json is then found automatically), or pass "
+                    "threshold=<value> or threshold_from=<report.json>")
+
 
 @dataclass(frozen=True)
 class Threshold:
-    """The value and where it came from (printed with the results)."""
+    """The value, where it came from (printed with the results) and whether it was measured for this model
+    (explicit values count as calibrated: the caller chose them)."""
 
     value: float
     source: str
+    calibrated: bool = True
+
+    @property
+    def warning(self) -> str | None:
+        """What to print when the value is not calibrated for this model."""
+        if self.calibrated:
+            return None
+        return f"The threshold {self.value:.4f} is a default, not calibrated for this model: {CALIBRATION_HINT}."
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -64,9 +80,10 @@ def resolve_threshold(explicit: float | None, report: str | Path | None, search_
     else:
         found = find_report(search_root, model_id, tta_mode)
         if found is None:
-            return Threshold(float(default), f"default (no eval report of this model under {search_root})")
+            return Threshold(float(default), f"default (no eval report of this model under {search_root})",
+                             calibrated=False)
         path, data = found
     value = data.get("identification", {}).get("recommended_threshold")
     if value is None:
-        return Threshold(float(default), f"default ({path} recommends none)")
+        return Threshold(float(default), f"default ({path} recommends none)", calibrated=False)
     return Threshold(float(value), f"recommended by {path}")

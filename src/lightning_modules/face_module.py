@@ -9,12 +9,10 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
-from src.evaluation.metrics import (
-    best_threshold_accuracy,
-    cosine_similarity_matrix,
-    genuine_impostor_pairs,
-    rank_k_accuracy,
-)
+from src.datamodules.identities import TRAINED_ON_KEY
+from src.evaluation.identification import rank_k_accuracy
+from src.evaluation.retrieval import cosine_similarity_matrix
+from src.evaluation.verification import best_threshold_accuracy, genuine_impostor_pairs
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
 from src.models.backbone import FaceEmbedder
 
@@ -100,6 +98,12 @@ class FaceRecognitionModule(L.LightningModule):
         metrics = held_out_metrics(embeddings.cpu(), labels.cpu(), index.cpu(), self.hparams.val_max_pairs)
         # every process computed the same values from the gathered embeddings; syncing just confirms that
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True, prog_bar=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the people trained on, so evaluation can tell them from new people in any folder."""
+        datamodule = self.trainer.datamodule
+        if hasattr(datamodule, "trained_on"):
+            checkpoint[TRAINED_ON_KEY] = datamodule.trained_on().as_dict()
 
     def configure_optimizers(self) -> dict:
         opt_cfg, sched_cfg = self.hparams.optimizer, self.hparams.scheduler

@@ -1,0 +1,59 @@
+"""Which people a checkpoint was trained on, and which people of a face folder an evaluation or export uses.
+
+Training stores :class:`TrainedOn` in every checkpoint (under :data:`TRAINED_ON_KEY`), so a checkpoint can be
+evaluated on any folder: its trained people are excluded by name, whatever the folder's split settings.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from src.datamodules.folder_scan import FolderScan
+
+TRAINED_ON_KEY = "facerec_trained_on"
+IDENTITY_CHOICES = ("held_out", "train", "all")
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """The training people (class names) of a checkpoint and the folder they came from."""
+
+    root: str
+    identities: frozenset[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for the checkpoint (loadable with ``weights_only``)."""
+        return {"root": self.root, "identities": sorted(self.identities)}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt_path: str | Path) -> TrainedOn | None:
+        """What ``ckpt_path`` was trained on; ``None`` for a checkpoint saved before training stored it."""
+        # mmap: only the small dict is read, not the weights again (load_embedder has read them already)
+        checkpoint = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=False, mmap=True)
+        stored = checkpoint.get(TRAINED_ON_KEY) if isinstance(checkpoint, dict) else None
+        if not stored:
+            return None
+        return cls(root=str(stored["root"]), identities=frozenset(stored["identities"]))
+
+
+def select_identities(scan: FolderScan, trained: Collection[str], which: str) -> dict[str, list[Path]]:
+    """The people of ``scan`` an evaluation or export uses: ``held_out`` (not in ``trained``), ``train`` (in it,
+    a closed-world check) or ``all``. ValueError when the choice is unknown or leaves nobody."""
+    if which not in IDENTITY_CHOICES:
+        raise ValueError(f"identities must be one of {IDENTITY_CHOICES} (evaluation.identities / gallery.identities), "
+                         f"not '{which}'.")
+    if which == "all":
+        return dict(scan.identities)
+    trained = set(trained)
+    keep = (lambda name: name not in trained) if which == "held_out" else (lambda name: name in trained)
+    chosen = {name: paths for name, paths in scan.identities.items() if keep(name)}
+    if not chosen:
+        advice = ("evaluate a folder of people the model was not trained on, or pass evaluation.identities=train "
+                  "(closed world) / all" if which == "held_out" else "pass evaluation.identities=held_out or all")
+        raise ValueError(f"No {which} identities in {scan.root}: {len(trained & set(scan.identities))} of its "
+                         f"{len(scan.identities)} people were trained on; {advice} (gallery.identities for export).")
+    return chosen
