@@ -31,7 +31,7 @@ from src.vector_store import (
     MilvusUnavailableError,
     path_to_id,
 )
-from src.vector_store import milvus_store as ms
+from src.vector_store import batching, expressions
 
 DIM = 1024
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "milvus"
@@ -150,7 +150,7 @@ def test_single_query_and_output_fields(gallery: Gallery) -> None:
 
 
 def test_batched_search_splits_many_queries(gallery: Gallery, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ms, "MAX_QUERIES_PER_CALL", 3)
+    monkeypatch.setattr(batching, "MAX_QUERIES_PER_CALL", 3)
     hits = gallery.store.search(gallery.vectors[10:20], top_k=2)
     assert [h[0].image_path for h in hits] == gallery.paths[10:20]
 
@@ -298,7 +298,7 @@ def test_rows_per_request_follows_byte_budget_or_config(store: MilvusStore) -> N
     store.ensure_collection(DIM, model_id="m", tta_mode="none")
     paths, people = ["/faces/a.jpg", "/faces/longer_name.jpg"], ["p1", "p22"]
     row = 4 * DIM + 8 + 32 + len(paths[1]) + len(people[1])
-    assert store.rows_per_request(paths, people) == ms.rows_per_upsert(row, server=store.backend == "server")
+    assert store.rows_per_request(paths, people) == batching.rows_per_upsert(row, server=store.backend == "server")
     with make_store(store.settings.uri, store.collection_name, insert_batch_rows=7) as fixed:
         assert fixed.rows_per_request(paths, people) == 7
 
@@ -394,18 +394,18 @@ def test_primary_key_is_deterministic_positive_int63() -> None:
 
 
 def test_filter_building() -> None:
-    assert ms.person_filter('a"b\\c', templated=False) == (r'person_id == "a\"b\\c"', {})
-    assert ms.person_filter('a"b', templated=True) == ("person_id == {pid}", {"pid": 'a"b'})
-    assert ms.supports_filter_templates("v2.5.4") and ms.supports_filter_templates("2.6.0")
-    assert not ms.supports_filter_templates("v2.4.24")
-    assert not ms.supports_filter_templates("v2.3.5-lite") and not ms.supports_filter_templates(None)
+    assert expressions.person_filter('a"b\\c', templated=False) == (r'person_id == "a\"b\\c"', {})
+    assert expressions.person_filter('a"b', templated=True) == ("person_id == {pid}", {"pid": 'a"b'})
+    assert expressions.supports_filter_templates("v2.5.4") and expressions.supports_filter_templates("2.6.0")
+    assert not expressions.supports_filter_templates("v2.4.24")
+    assert not expressions.supports_filter_templates("v2.3.5-lite") and not expressions.supports_filter_templates(None)
     with pytest.raises(ValueError):
-        ms.person_filter("", templated=False)
+        expressions.person_filter("", templated=False)
 
 
 def test_upsert_batches_stay_well_under_grpc_limit() -> None:
     row = 4 * DIM + 8 + 32 + 80 + 10
-    server_rows = ms.rows_per_upsert(row, server=True)
+    server_rows = batching.rows_per_upsert(row, server=True)
     assert 16 * 2**20 - row < server_rows * row <= 16 * 2**20 < 64 * 2**20
-    assert ms.rows_per_upsert(row, server=False) * row <= 1 * 2**20
-    assert ms.rows_per_upsert(row, server=True, override=500) == 500
+    assert batching.rows_per_upsert(row, server=False) * row <= 1 * 2**20
+    assert batching.rows_per_upsert(row, server=True, override=500) == 500

@@ -1,0 +1,161 @@
+"""Opening a Milvus connection (server with retries, or a Milvus Lite file) and turning
+pymilvus errors into the project's errors (callers never see pymilvus types)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import logging
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pymilvus import MilvusClient, MilvusException
+
+from .errors import START_SERVER_HINT, MilvusAuthError, MilvusStoreError, MilvusUnavailableError
+from .settings import MilvusSettings
+
+log = logging.getLogger(__name__)
+
+_LITE_LOCK = threading.Lock()
+_LITE_REFS: dict[str, int] = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def short_error(exc: BaseException) -> str:
+    """The first 300 characters of a pymilvus error's message."""
+    return str(getattr(exc, "message", "") or exc).strip()[:300]
+
+
+def is_auth_error(exc: MilvusException) -> bool:
+    text = str(getattr(exc, "message", exc)).lower()
+    return any(word in text for word in ("auth", "credential", "password", "permission denied"))
+
+
+def translate_errors(method: _F) -> _F:
+    """Re-raise pymilvus errors of a store method as MilvusStoreError / MilvusUnavailableError
+    (callers cannot import pymilvus), naming the operation, collection and URI."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as exc:
+            text = (f"Milvus {method.__name__} on collection {self.collection_name!r} at "
+                    f"{self.settings.display_uri} failed: {short_error(exc)}")
+            if "unavailable" in text.lower() or "connect" in short_error(exc).lower():
+                raise MilvusUnavailableError(f"{text}. {START_SERVER_HINT}") from exc
+            raise MilvusStoreError(text) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- Milvus Lite
+
+def _import_milvus_lite() -> None:
+    """Import milvus-lite 2.5.1, which reads its version via ``pkg_resources``.
+
+    setuptools >= 81 no longer ships ``pkg_resources``; a stand-in exists only while the import
+    runs, so nothing else in the process sees a fake module.
+    """
+    if "milvus_lite" in sys.modules:
+        return
+    try:
+        import milvus_lite  # noqa: F401
+        return
+    except ModuleNotFoundError as exc:
+        if exc.name != "pkg_resources":
+            raise
+    shim = types.ModuleType("pkg_resources")
+    shim.DistributionNotFound = importlib.metadata.PackageNotFoundError  # type: ignore[attr-defined]
+    shim.get_distribution = lambda name: types.SimpleNamespace(  # type: ignore[attr-defined]
+        version=importlib.metadata.version(name))
+    sys.modules["pkg_resources"] = shim
+    try:
+        import milvus_lite  # noqa: F401,F811
+    finally:
+        if sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
+
+
+def open_lite(settings: MilvusSettings, alias: str) -> tuple[MilvusClient, str]:
+    """Open (or create) the Milvus Lite file; returns the client and the resolved path."""
+    path = Path(settings.uri).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _import_milvus_lite()
+    try:
+        client = MilvusClient(uri=str(path), alias=alias)
+    except MilvusException as exc:
+        raise MilvusUnavailableError(
+            f"Could not open the Milvus Lite file {path}: {short_error(exc)}. Milvus Lite allows one "
+            "process per file; is another process using it?"
+        ) from exc
+    with _LITE_LOCK:
+        _LITE_REFS[str(path)] = _LITE_REFS.get(str(path), 0) + 1
+    return client, str(path)
+
+
+def release_lite(path: str) -> None:
+    """Stop the Milvus Lite process of ``path`` once no store of this process uses it."""
+    with _LITE_LOCK:
+        _LITE_REFS[path] -= 1
+        if _LITE_REFS[path] > 0:
+            return
+        del _LITE_REFS[path]
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(path)
+
+
+# --------------------------------------------------------------------------- server
+
+def _client_kwargs(settings: MilvusSettings, alias: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"uri": settings.uri, "alias": alias, "timeout": settings.connect_timeout_s}
+    optional = {
+        "token": settings.token, "user": settings.user, "password": settings.password,
+        "db_name": settings.db_name, "server_pem_path": settings.server_pem_path,
+        "server_name": settings.server_name,
+    }
+    kwargs.update({k: v for k, v in optional.items() if v})
+    if settings.secure:
+        kwargs["secure"] = True
+    return kwargs
+
+
+def connect_server(settings: MilvusSettings, alias: str) -> MilvusClient:
+    """Connect with a few short retries; total time is about attempts x connect_timeout_s."""
+    kwargs = _client_kwargs(settings, alias)
+    start, last_error = time.monotonic(), ""
+    for attempt in range(1, settings.connect_attempts + 1):
+        try:
+            return MilvusClient(**kwargs)
+        except MilvusException as exc:
+            if is_auth_error(exc):
+                raise MilvusAuthError(
+                    f"Milvus at {settings.display_uri} rejected the credentials ({short_error(exc)}); "
+                    "check the token / user / password in the config or in MILVUS_TOKEN, "
+                    "MILVUS_USER, MILVUS_PASSWORD"
+                ) from exc
+            last_error = short_error(exc)
+            log.warning("Milvus at %s not reachable (attempt %d/%d): %s",
+                        settings.display_uri, attempt, settings.connect_attempts, last_error)
+        if attempt < settings.connect_attempts:
+            time.sleep(settings.connect_backoff_s * 2 ** (attempt - 1))
+    raise MilvusUnavailableError(
+        f"Could not reach Milvus at {settings.display_uri} after {settings.connect_attempts} "
+        f"attempt(s) in {time.monotonic() - start:.1f}s (last error: {last_error}). {START_SERVER_HINT}"
+    )
+
+
+def server_version(client: MilvusClient, settings: MilvusSettings, rpc: dict[str, Any]) -> str | None:
+    """The server's version string; None for Milvus Lite (no ``GetVersion``) or when unknown."""
+    if not settings.is_server:
+        return None
+    try:
+        return str(client.get_server_version(**rpc))
+    except MilvusException:
+        return None
