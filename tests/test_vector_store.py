@@ -1,7 +1,7 @@
 """Milvus gallery store on both backends: Milvus Lite and a real Milvus 2.3.5 standalone server.
 
 What each backend really reports (asserted below, not papered over):
-* Lite 2.5.1 refuses HNSW, so the store builds FLAT; describe_index says FLAT/COSINE, no params.
+* On Lite the store builds FLAT (exact search); describe_index says FLAT/COSINE, no params.
 * The 2.3.5 server builds HNSW and reports M/efConstruction as configured, metric COSINE.
 * Neither supports filter templating (Milvus >= 2.5 servers only): person filters are escaped
   string literals there, which the injection test checks end to end.
@@ -104,7 +104,7 @@ def test_count_metadata_and_backend_facts(gallery: Gallery) -> None:
         "resnet50-cosface@epoch=7-abc123", "flip", DIM, "COSINE")
     assert meta.extra == {"image_size": 112}
     assert datetime.fromisoformat(meta.created_at).tzinfo is not None
-    # Neither Lite 2.5.1 nor the 2.3.5 server has filter templating.
+    # Neither Lite nor the 2.3.5 server has filter templating.
     assert store.uses_filter_templates is False
     if store.backend == "lite":
         assert store.server_version is None
@@ -119,9 +119,9 @@ def test_index_as_reported_by_backend(gallery: Gallery) -> None:
     assert info.field_name == "embedding"
     assert info.metric_type == "COSINE"
     if gallery.store.backend == "lite":
-        # Milvus Lite only offers FLAT / IVF_FLAT / AUTOINDEX; it also echoes the dim.
+        # Milvus Lite 3 reports the row counts a server reports (Lite 2.5.1 echoed the dim instead).
         assert (info.index_type, info.params) == ("FLAT", {})
-        assert info.raw["dim"] == str(DIM)
+        assert (int(info.raw["total_rows"]), int(info.raw["pending_index_rows"])) == (200, 0)
     else:
         assert (info.index_type, info.params) == ("HNSW", {"M": 24, "efConstruction": 96})
         assert (info.raw["M"], info.raw["efConstruction"]) == ("24", "96")
@@ -286,7 +286,7 @@ def test_wait_for_index_compact_release_and_load(store: MilvusStore) -> None:
         raw = store.index_info().raw
         assert (int(raw["indexed_rows"]), int(raw["pending_index_rows"])) == (200, 0)
     store.release()
-    if store.backend == "server":  # Lite 2.5.1 still answers searches on a released collection
+    if store.backend == "server":  # Lite answers searches on a released collection
         with pytest.raises(MilvusStoreError, match="search"):
             store.search(unit_vectors(1))
     store.load()

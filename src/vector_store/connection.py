@@ -4,12 +4,9 @@ pymilvus errors into the project's errors (callers never see pymilvus types)."""
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import logging
-import sys
 import threading
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,37 +53,10 @@ def translate_errors(method: _F) -> _F:
 
 # --------------------------------------------------------------------------- Milvus Lite
 
-def _import_milvus_lite() -> None:
-    """Import milvus-lite 2.5.1, which reads its version via ``pkg_resources``.
-
-    setuptools >= 81 no longer ships ``pkg_resources``; a stand-in exists only while the import
-    runs, so nothing else in the process sees a fake module.
-    """
-    if "milvus_lite" in sys.modules:
-        return
-    try:
-        import milvus_lite  # noqa: F401
-        return
-    except ModuleNotFoundError as exc:
-        if exc.name != "pkg_resources":
-            raise
-    shim = types.ModuleType("pkg_resources")
-    shim.DistributionNotFound = importlib.metadata.PackageNotFoundError  # type: ignore[attr-defined]
-    shim.get_distribution = lambda name: types.SimpleNamespace(  # type: ignore[attr-defined]
-        version=importlib.metadata.version(name))
-    sys.modules["pkg_resources"] = shim
-    try:
-        import milvus_lite  # noqa: F401,F811
-    finally:
-        if sys.modules.get("pkg_resources") is shim:
-            del sys.modules["pkg_resources"]
-
-
 def open_lite(settings: MilvusSettings, alias: str) -> tuple[MilvusClient, str]:
     """Open (or create) the Milvus Lite file; returns the client and the resolved path."""
     path = Path(settings.uri).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _import_milvus_lite()
     try:
         client = MilvusClient(uri=str(path), alias=alias)
     except MilvusException as exc:

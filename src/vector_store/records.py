@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 METADATA_FORMAT = "facerec.gallery/v1"
+# Collection property holding the metadata JSON. Milvus Lite 3 keeps properties but drops the
+# collection description, so the description (where galleries built before kept it) is the fallback.
+METADATA_PROPERTY = "facerec.gallery"
 _INT63_MASK = (1 << 63) - 1
 
 
@@ -77,6 +80,12 @@ class GalleryMetadata:
             raise ValueError(f"description is not {METADATA_FORMAT} metadata")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})  # newer keys are ignored
+
+    @classmethod
+    def from_collection(cls, described: Mapping[str, Any]) -> GalleryMetadata:
+        """Parse ``describe_collection()``: the metadata property, else the description."""
+        properties = described.get("properties") or {}
+        return cls.from_json(properties.get(METADATA_PROPERTY) or described.get("description") or "")
 
 
 def path_to_id(image_path: str) -> int:

@@ -2,10 +2,10 @@
 
 Backends (chosen by the URI):
 
-* Milvus Lite (``/path/gallery.db``, embedded, one process per file). Milvus Lite 2.5 refuses
-  ``HNSW`` ("local mode only support FLAT IVF_FLAT AUTOINDEX"), so on Lite the collection gets
-  an exact ``FLAT`` index (metric COSINE) and ``describe_index`` reports ``FLAT`` with no build
-  params; ``ef`` is ignored there. Lite also has no filter templating and no ``GetVersion``.
+* Milvus Lite 3 (``/path/gallery.db``, a directory; embedded, one process per file): an exact
+  ``FLAT`` index (metric COSINE; galleries there are small and exact search needs no build) and
+  ``describe_index`` reports ``FLAT`` with no build params; ``ef`` is ignored there. Lite has no
+  filter templating, and ``server_version`` is None for it.
 * A Milvus server (``http(s)://host:port``): ``HNSW`` with ``M``/``efConstruction`` from config,
   metric COSINE, searched with ``ef``.
 
@@ -28,7 +28,15 @@ from . import batching
 from .connection import connect_server, open_lite, release_lite, server_version, translate_errors
 from .errors import RECREATE_HINT, CollectionMismatchError, CollectionNotFoundError, MilvusStoreError
 from .expressions import filter_kwargs, person_filter, supports_filter_templates
-from .records import METADATA_FORMAT, GalleryMetadata, GalleryRecord, IndexInfo, SearchHit, path_to_id
+from .records import (
+    METADATA_FORMAT,
+    METADATA_PROPERTY,
+    GalleryMetadata,
+    GalleryRecord,
+    IndexInfo,
+    SearchHit,
+    path_to_id,
+)
 from .schema import (
     LITE_INDEX,
     METRIC,
@@ -166,15 +174,14 @@ class MilvusStore:
 
     @translate_errors
     def metadata(self) -> GalleryMetadata:
-        """The gallery metadata stored in the collection description."""
+        """The gallery metadata stored with the collection (property, or description before v3 Lite)."""
         desc = self._client.describe_collection(self.collection_name, **self._rpc)
         try:
-            return GalleryMetadata.from_json(desc.get("description") or "")
+            return GalleryMetadata.from_collection(desc)
         except (ValueError, TypeError) as exc:
             raise CollectionMismatchError(
                 f"Collection {self.collection_name!r} at {self.settings.display_uri} has no "
-                f"{METADATA_FORMAT} metadata in its description (not created by this project?). "
-                + RECREATE_HINT
+                f"{METADATA_FORMAT} metadata (not created by this project?). " + RECREATE_HINT
             ) from exc
 
     @translate_errors
@@ -210,7 +217,8 @@ class MilvusStore:
         # With index_params, create_collection also builds the index and loads the collection.
         self._client.create_collection(
             self.collection_name, schema=schema, index_params=index,
-            consistency_level=self.settings.consistency_level, **self._rpc)
+            consistency_level=self.settings.consistency_level,
+            properties={METADATA_PROPERTY: meta.to_json()}, **self._rpc)
 
     def _use_existing(self, wanted: GalleryMetadata) -> GalleryMetadata:
         found = self.metadata()
