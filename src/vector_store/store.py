@@ -352,14 +352,26 @@ class MilvusStore:
                     f"{timeout_s:.0f}s ({indexed}/{rows} rows indexed, {pending} pending)")
             time.sleep(poll_s)
 
-    def publish(self) -> None:
-        """Make written rows searchable through the index: flush, wait for the index build and (on a
-        server) reload, since segments loaded before their index was built are searched brute force."""
+    def publish(self, timeout_s: float = 600.0) -> None:
+        """Make written rows searchable through the index, without a moment where searches fail.
+
+        Flushes, waits for the index build, then (on a server) asks the query nodes to load the
+        newly indexed segments beside the ones they serve (``refresh`` load). The collection is never
+        released: searches keep answering from the old segments until the new ones are in, and a
+        second exporter publishing the same gallery at the same time is harmless. (Releasing and
+        loading again, as before, made every search fail for the seconds the reload took.)
+        """
         self.flush()
-        self.wait_for_index()
+        self.wait_for_index(timeout_s)
         if self.settings.is_server:
-            self.release()
-        self.load()
+            self._refresh_load()
+        else:
+            self.load()
+
+    @translate_errors
+    def _refresh_load(self) -> None:
+        """Load segments indexed since the last load into the loaded collection (returns when loaded)."""
+        self._client.refresh_load(self.collection_name, **self._rpc)
 
     @translate_errors
     def delete_person(self, person_id: str) -> int:
