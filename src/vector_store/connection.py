@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 from pymilvus import MilvusClient, MilvusException
 
-from .errors import START_SERVER_HINT, MilvusAuthError, MilvusStoreError, MilvusUnavailableError
+from .errors import AUTH_HINT, START_SERVER_HINT, MilvusAuthError, MilvusStoreError, MilvusUnavailableError
 from .settings import MilvusSettings
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,41 @@ def short_error(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc).strip()[:300]
 
 
-def is_auth_error(exc: MilvusException) -> bool:
-    text = str(getattr(exc, "message", exc)).lower()
-    return any(word in text for word in ("auth", "credential", "password", "permission denied"))
+_AUTH_WORDS = ("auth", "credential", "password", "permission denied")
+_AUTH_STATUS = ("UNAUTHENTICATED", "PERMISSION_DENIED")
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """True when the server rejected the credentials. pymilvus wraps the gRPC failure of a wrong
+    password in a generic "Fail connecting" error; the gRPC status sits in the exception chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = current.code() if callable(getattr(current, "code", None)) else None
+        if getattr(code, "name", None) in _AUTH_STATUS:
+            return True
+        text = str(getattr(current, "message", "") or current).lower()
+        if any(word in text for word in _AUTH_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def auth_error(settings: MilvusSettings, exc: BaseException) -> MilvusAuthError:
+    """The project's error for rejected credentials (the secrets themselves are never shown)."""
+    return MilvusAuthError(f"Milvus at {settings.display_uri} rejected the credentials "
+                           f"({_auth_detail(exc)}). {AUTH_HINT}")
+
+
+def _auth_detail(exc: BaseException) -> str:
+    current: BaseException | None = exc
+    while current is not None:
+        details = current.details() if callable(getattr(current, "details", None)) else None
+        if details:
+            return str(details)[:200]
+        current = current.__cause__
+    return short_error(exc)
 
 
 def translate_errors(method: _F) -> _F:
@@ -41,7 +74,9 @@ def translate_errors(method: _F) -> _F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except MilvusException as exc:
+        except (MilvusException, grpc.RpcError) as exc:  # pymilvus lets some gRPC errors through raw
+            if is_auth_error(exc):
+                raise auth_error(self.settings, exc) from None  # no gRPC traceback for a user error
             text = (f"Milvus {method.__name__} on collection {self.collection_name!r} at "
                     f"{self.settings.display_uri} failed: {short_error(exc)}")
             if "unavailable" in text.lower() or "connect" in short_error(exc).lower():
@@ -105,11 +140,7 @@ def connect_server(settings: MilvusSettings, alias: str) -> MilvusClient:
             return MilvusClient(**kwargs)
         except MilvusException as exc:
             if is_auth_error(exc):
-                raise MilvusAuthError(
-                    f"Milvus at {settings.display_uri} rejected the credentials ({short_error(exc)}); "
-                    "check the token / user / password in the config or in MILVUS_TOKEN, "
-                    "MILVUS_USER, MILVUS_PASSWORD"
-                ) from exc
+                raise auth_error(settings, exc) from None  # the gRPC chain adds nothing for the user
             last_error = short_error(exc)
             log.warning("Milvus at %s not reachable (attempt %d/%d): %s",
                         settings.display_uri, attempt, settings.connect_attempts, last_error)
