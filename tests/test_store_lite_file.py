@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from src.vector_store import MilvusSettings, MilvusStore
+from src.vector_store import CollectionNotFoundError, MilvusSettings, MilvusStore, MilvusUnavailableError
 
 BARE_COUNT = """
 import sys
@@ -31,3 +32,31 @@ def test_bare_pymilvus_opens_a_gallery_written_by_the_project(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "7"
+
+
+def test_reading_a_missing_lite_gallery_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "runs" / "typo" / "gallery.db"
+    with MilvusStore(MilvusSettings(uri=str(path), collection="faces")) as store:
+        assert store.has_collection() is False  # what identify / remove / enroll ask first
+        with pytest.raises(CollectionNotFoundError, match=r"gallery .*typo/gallery.db does not exist .*mistyped"):
+            store.open_collection()
+        for call in (store.count, lambda: store.search(np.ones(4, dtype=np.float32)),
+                     lambda: store.delete_person("p1")):
+            with pytest.raises(CollectionNotFoundError, match="nothing was created"):
+                call()
+        store.drop_collection()  # nothing to drop: no error, nothing created
+    assert not path.exists() and not path.parent.exists()
+
+    with MilvusStore(MilvusSettings(uri=str(path), collection="faces")) as store:  # creating still works
+        store.ensure_collection(4, model_id="m", tta_mode="none")
+        store.upsert(["/a.jpg"], ["a"], np.ones((1, 4), dtype=np.float32))
+        assert store.count() == 1
+    assert path.is_dir()
+
+
+def test_lite2_gallery_file_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "gallery.db"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(100))  # a Milvus Lite 2.x gallery is one file
+    with pytest.raises(MilvusUnavailableError, match=r"Lite 2\.x gallery file.*facerec-export"):
+        MilvusStore(MilvusSettings(uri=str(path)))
+    assert path.read_bytes().startswith(b"SQLite format 3")  # left as it was

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from pymilvus import MilvusClient
 
 from src.vector_store import MilvusSettings, MilvusStore
 
@@ -97,10 +96,3 @@ def test_searches_keep_answering_during_reexports(milvus_uri: str, published: st
     assert failures == []
     assert searcher.errors == [] and searcher.empty == 0 and searcher.wrong == 0
     assert searcher.answers > 20  # the searcher really ran through the re-export
-    if not server:
-        return
-    # publish still hands the searches to the index: every loaded segment is indexed.
-    client = MilvusClient(milvus_uri)
-    segments = client.list_loaded_segments(published)
-    client.close()
-    assert segments and all(seg.index_id for seg in segments)

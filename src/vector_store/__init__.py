@@ -3,7 +3,8 @@
 The only package of the project that imports pymilvus (``tests/test_store_imports.py`` checks).
 :class:`MilvusStore` (``store.py``) is the facade; beside it ``records`` (results and row key),
 ``schema`` (fields, row checks), ``expressions`` (person filters), ``connection`` (connect,
-Lite open/release, error translation), ``batching`` (request sizes) and ``settings``.
+Lite open/release, error translation), ``batching`` (request sizes), ``maintenance`` (flush, load,
+index build, publish) and ``settings``.
 """
 
 from .errors import (

@@ -88,9 +88,19 @@ def translate_errors(method: _F) -> _F:
 
 # --------------------------------------------------------------------------- Milvus Lite
 
-def open_lite(settings: MilvusSettings, alias: str) -> tuple[MilvusClient, str]:
-    """Open (or create) the Milvus Lite file; returns the client and the resolved path."""
+def lite_path(settings: MilvusSettings) -> Path:
+    """The resolved gallery path; refuses a Milvus Lite 2.x gallery file, which Lite 3 cannot read."""
     path = Path(settings.uri).expanduser().resolve()
+    if path.is_file():
+        raise MilvusUnavailableError(
+            f"{path} is a Milvus Lite 2.x gallery file; milvus-lite 3 (this project's) keeps a gallery "
+            "in a directory and cannot read it. Rebuild it: run facerec-export again with "
+            "milvus.uri=<new path> (or move the old file away and re-export to the same path).")
+    return path
+
+
+def open_lite(path: Path, alias: str) -> MilvusClient:
+    """Open the Milvus Lite gallery at ``path``, creating it (and its parent folders) if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         client = MilvusClient(uri=str(path), alias=alias)
@@ -101,19 +111,20 @@ def open_lite(settings: MilvusSettings, alias: str) -> tuple[MilvusClient, str]:
         ) from exc
     with _LITE_LOCK:
         _LITE_REFS[str(path)] = _LITE_REFS.get(str(path), 0) + 1
-    return client, str(path)
+    return client
 
 
-def release_lite(path: str) -> None:
-    """Stop the Milvus Lite process of ``path`` once no store of this process uses it."""
+def release_lite(path: Path) -> None:
+    """Stop the Milvus Lite server of ``path`` once no store of this process uses it."""
+    key = str(path)
     with _LITE_LOCK:
-        _LITE_REFS[path] -= 1
-        if _LITE_REFS[path] > 0:
+        _LITE_REFS[key] -= 1
+        if _LITE_REFS[key] > 0:
             return
-        del _LITE_REFS[path]
+        del _LITE_REFS[key]
     from milvus_lite.server_manager import server_manager_instance
 
-    server_manager_instance.release_server(path)
+    server_manager_instance.release_server(key)
 
 
 # --------------------------------------------------------------------------- server
@@ -152,9 +163,9 @@ def connect_server(settings: MilvusSettings, alias: str) -> MilvusClient:
     )
 
 
-def server_version(client: MilvusClient, settings: MilvusSettings, rpc: dict[str, Any]) -> str | None:
+def server_version(client: MilvusClient | None, settings: MilvusSettings, rpc: dict[str, Any]) -> str | None:
     """The server's version string; None for Milvus Lite (no ``GetVersion``) or when unknown."""
-    if not settings.is_server:
+    if client is None or not settings.is_server:
         return None
     try:
         return str(client.get_server_version(**rpc))

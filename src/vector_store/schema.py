@@ -112,7 +112,7 @@ def as_int(value: Any) -> Any:
 # --------------------------------------------------------------------------- row checks
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def check_no_control_chars(field_name: str, value: str) -> None:
@@ -120,35 +120,48 @@ def check_no_control_chars(field_name: str, value: str) -> None:
         raise ValueError(f"{field_name} {value!r} contains control characters, which are not supported")
 
 
-def check_texts(field_name: str, values: Sequence[str], max_bytes: int) -> None:
-    for value in values:
-        size = utf8_len(value)
-        if size == 0:
-            raise ValueError(f"empty {field_name} is not allowed")
-        if size > max_bytes:
-            raise ValueError(
-                f"{field_name} {value[:80]!r}... is {size} bytes (UTF-8) but the collection "
-                f"allows at most {max_bytes}; values are never truncated"
-            )
+def check_text(field_name: str, value: str, max_bytes: int) -> None:
+    """One VARCHAR value as Milvus stores it: valid UTF-8, not empty, at most ``max_bytes``."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError(f"{field_name} {value!r} is not valid UTF-8 (a file or folder name the file "
+                         "system could not decode?); rename it") from None
+    if size == 0:
+        raise ValueError(f"empty {field_name} is not allowed")
+    if size > max_bytes:
+        raise ValueError(
+            f"{field_name} {value[:80]!r}... is {size} bytes (UTF-8) but the collection "
+            f"allows at most {max_bytes}; values are never truncated"
+        )
 
 
-def check_unique(paths: Sequence[str]) -> None:
+def check_rows(paths: Sequence[str], person_ids: Sequence[str], shown: int = 5) -> None:
+    """Every check :meth:`MilvusStore.upsert` makes on the text columns, over the whole batch: one
+    ValueError counting every row Milvus would reject (the first ``shown`` of them spelled out)."""
+    if len(paths) != len(person_ids):
+        raise ValueError(f"got {len(paths)} paths and {len(person_ids)} person ids")
+    problems: list[str] = []
+    for path, pid in zip(paths, person_ids, strict=True):
+        try:
+            check_no_control_chars(PERSON_FIELD, pid)
+            check_text(PERSON_FIELD, pid, PERSON_ID_MAX_BYTES)
+        except ValueError as exc:
+            problems.append(f"{exc} (image {path!r})")
+        try:
+            check_text(PATH_FIELD, path, IMAGE_PATH_MAX_BYTES)
+        except ValueError as exc:
+            problems.append(str(exc))
     seen: set[str] = set()
     for path in paths:
         if path in seen:
-            raise ValueError(f"image_path {path!r} appears twice in one upsert")
+            problems.append(f"image_path {path!r} appears twice in one upsert")
         seen.add(path)
-
-
-def check_rows(paths: Sequence[str], person_ids: Sequence[str]) -> None:
-    """Every check :meth:`MilvusStore.upsert` makes on the text columns, for a whole batch."""
-    if len(paths) != len(person_ids):
-        raise ValueError(f"got {len(paths)} paths and {len(person_ids)} person ids")
-    for pid in person_ids:
-        check_no_control_chars(PERSON_FIELD, pid)
-    check_texts(PERSON_FIELD, person_ids, PERSON_ID_MAX_BYTES)
-    check_texts(PATH_FIELD, paths, IMAGE_PATH_MAX_BYTES)
-    check_unique(paths)
+    if problems:
+        more = f"\n  ... and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise ValueError(f"{len(problems)} of {len(paths)} rows cannot be stored in Milvus (nothing was "
+                         "written; a person id is its identity folder's name: rename the folder):\n  - "
+                         + "\n  - ".join(problems[:shown]) + more)
 
 
 def check_vectors(data: np.ndarray, dim: int, allow_single: bool = False) -> np.ndarray:

@@ -10,24 +10,27 @@ Backends (chosen by the URI):
   metric COSINE, searched with ``ef``.
 
 The helpers live beside it: :mod:`.records` (results), :mod:`.schema` (fields, checks),
-:mod:`.expressions` (filters), :mod:`.connection` (connect, errors), :mod:`.batching`.
+:mod:`.expressions` (filters), :mod:`.connection` (connect, errors), :mod:`.batching` (request
+sizes) and :mod:`.maintenance` (flush, load, index build, publish: a mixin of the store).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pymilvus import MilvusClient
 
 from . import batching
-from .connection import connect_server, open_lite, release_lite, server_version, translate_errors
+from .connection import connect_server, lite_path, open_lite, release_lite, server_version, translate_errors
 from .errors import RECREATE_HINT, CollectionMismatchError, CollectionNotFoundError, MilvusStoreError
 from .expressions import filter_kwargs, person_filter, supports_filter_templates
+from .maintenance import SegmentMaintenance
 from .records import (
     METADATA_FORMAT,
     METADATA_PROPERTY,
@@ -60,22 +63,26 @@ log = logging.getLogger(__name__)
 _STRONG = {"consistency_level": "Strong"}
 
 
-class MilvusStore:
+class MilvusStore(SegmentMaintenance):
     """Gallery of face embeddings in one Milvus collection (see module docstring)."""
 
     def __init__(self, settings: MilvusSettings) -> None:
         self.settings = settings
         self._alias = f"facerec-{uuid.uuid4().hex[:12]}"
-        self._lite_path: str | None = None
+        self._lite_path: Path | None = None
+        self._closed = False
         if settings.is_server:
-            self._client = connect_server(settings, self._alias)
+            self._conn: MilvusClient | None = connect_server(settings, self._alias)
         else:
-            self._client, self._lite_path = open_lite(settings, self._alias)
+            # A Lite gallery that does not exist yet is created by ensure_collection only, so a
+            # mistyped path given to identify/remove/enroll leaves no empty gallery behind.
+            self._lite_path = lite_path(settings)
+            self._conn = open_lite(self._lite_path, self._alias) if self._lite_path.exists() else None
         # pymilvus retries failed calls up to 75 times (minutes) unless told otherwise; an *int*
         # timeout would make it retry until that timeout. A float timeout is only the gRPC
         # deadline, and retry_times caps the retries.
         self._rpc = {"timeout": float(settings.request_timeout_s), "retry_times": 2}
-        self.server_version = server_version(self._client, settings, self._rpc)
+        self.server_version = server_version(self._conn, settings, self._rpc)
         self._templated = supports_filter_templates(self.server_version)
         self._meta: GalleryMetadata | None = None
 
@@ -108,13 +115,38 @@ class MilvusStore:
         return (f"MilvusStore(backend={self.backend!r}, collection={self.collection_name!r}, "
                 f"server_version={self.server_version!r}, settings={self.settings!r})")
 
+    @property
+    def _client(self) -> MilvusClient:
+        """The open connection; a Lite gallery that does not exist has none (nothing is created)."""
+        if self._conn is not None:
+            return self._conn
+        if self._closed:
+            raise MilvusStoreError(f"the store for {self.settings.display_uri} is closed")
+        assert self._lite_path is not None  # only a Lite store opens late
+        if self._lite_path.exists():  # created meanwhile by another store of this process
+            self._conn = open_lite(self._lite_path, self._alias)
+            return self._conn
+        raise self._missing_lite_error()
+
+    def _missing_lite_error(self) -> CollectionNotFoundError:
+        return CollectionNotFoundError(
+            f"Collection {self.collection_name!r} cannot be opened: the Milvus Lite gallery {self._lite_path} "
+            "does not exist (mistyped milvus.uri?); nothing was created. Build it with facerec-export, or "
+            "give the path of an existing gallery.")
+
+    def _lite_missing(self) -> bool:
+        """True for an open Lite store whose gallery does not exist (yet)."""
+        return self._conn is None and not self._closed and self._lite_path is not None \
+            and not self._lite_path.exists()
+
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
         """Drop the connection (and stop the Lite process when no other store uses the file)."""
-        if self._client is None:
+        self._closed = True
+        if self._conn is None:
             return
-        self._client.close()
-        self._client = None  # type: ignore[assignment]
+        self._conn.close()
+        self._conn = None
         if self._lite_path:
             release_lite(self._lite_path)
 
@@ -127,10 +159,14 @@ class MilvusStore:
     # ----------------------------------------------------------------- collection
     @translate_errors
     def has_collection(self) -> bool:
+        if self._lite_missing():
+            return False
         return bool(self._client.has_collection(self.collection_name, **self._rpc))
 
     @translate_errors
     def drop_collection(self) -> None:
+        if self._lite_missing():
+            return
         self._client.drop_collection(self.collection_name, **self._rpc)
         self._meta = None
 
@@ -151,6 +187,8 @@ class MilvusStore:
         which drops and recreates the collection.
         """
         wanted = self._new_metadata(int(dim), model_id, tta_mode, extra)
+        if self._lite_missing():
+            self._conn = open_lite(self._lite_path, self._alias)  # type: ignore[arg-type]  # creates it
         recreate = self.settings.recreate if recreate is None else recreate
         if self.has_collection():
             if not recreate:
@@ -165,6 +203,8 @@ class MilvusStore:
     @translate_errors
     def open_collection(self) -> GalleryMetadata:
         """Use an existing gallery (for search); checks schema/index and loads it."""
+        if self._lite_missing():
+            raise self._missing_lite_error()
         if not self.has_collection():
             raise CollectionNotFoundError(
                 f"Collection {self.collection_name!r} does not exist at {self.settings.display_uri}; "
@@ -290,88 +330,18 @@ class MilvusStore:
             self.flush()
         return len(paths)
 
+    @staticmethod
+    def check_rows(image_paths: Sequence[str], person_ids: Sequence[str]) -> None:
+        """Check a whole export's paths and person ids before embedding anything: one ValueError
+        counting every row Milvus would reject. :meth:`upsert` makes the same checks per call."""
+        check_rows([str(p) for p in image_paths], [str(p) for p in person_ids])
+
     def rows_per_request(self, image_paths: Sequence[str], person_ids: Sequence[str]) -> int:
         """Rows that :meth:`upsert` sends per request for these rows (config or byte budget)."""
         dim = self._require_meta().dim
         texts = max(map(utf8_len, image_paths), default=0) + max(map(utf8_len, person_ids), default=0)
         return batching.rows_per_upsert(4 * dim + 8 + 32 + texts, self.settings.is_server,
                                         self.settings.insert_batch_rows)
-
-    @translate_errors
-    def flush(self) -> None:
-        """Persist growing segments (the server then builds the index on them)."""
-        self._client.flush(self.collection_name, **self._rpc)
-
-    @translate_errors
-    def load(self) -> None:
-        """Load the collection into memory for search (idempotent)."""
-        self._client.load_collection(self.collection_name, **self._rpc)
-
-    @translate_errors
-    def release(self) -> None:
-        """Release the collection from memory (a later :meth:`load` reads the built index)."""
-        self._client.release_collection(self.collection_name, **self._rpc)
-
-    @translate_errors
-    def compact(self, timeout_s: float = 600.0, poll_s: float = 0.5) -> float:
-        """Merge small segments and apply deletes now, and wait; returns the seconds taken.
-
-        A server compacts only indexed segments, then indexes the result again, so call
-        :meth:`wait_for_index` before and after for a settled gallery. Milvus Lite: no-op.
-        """
-        start = time.monotonic()
-        if not self.settings.is_server:
-            return 0.0
-        job = self._client.compact(self.collection_name, **self._rpc)
-        while self._client.get_compaction_state(job, **self._rpc) != "Completed":
-            if time.monotonic() - start > timeout_s:
-                raise MilvusStoreError(f"compaction of {self.collection_name!r} at "
-                                       f"{self.settings.display_uri} not done after {timeout_s:.0f}s")
-            time.sleep(poll_s)
-        return time.monotonic() - start
-
-    @translate_errors
-    def wait_for_index(self, timeout_s: float = 600.0, poll_s: float = 0.5) -> float:
-        """Wait until every row is indexed; returns the seconds waited.
-
-        A server builds HNSW asynchronously after :meth:`flush`; Milvus Lite (FLAT) has nothing
-        to build and returns at once. Raises MilvusStoreError after ``timeout_s``.
-        """
-        start = time.monotonic()
-        if self.index_type == LITE_INDEX:
-            return 0.0
-        rows = self.count()
-        while True:
-            raw = self.index_info().raw
-            indexed, pending = int(raw.get("indexed_rows", 0)), int(raw.get("pending_index_rows", 0))
-            if indexed >= rows and pending == 0:
-                return time.monotonic() - start
-            if time.monotonic() - start > timeout_s:
-                raise MilvusStoreError(
-                    f"index of {self.collection_name!r} at {self.settings.display_uri} not built after "
-                    f"{timeout_s:.0f}s ({indexed}/{rows} rows indexed, {pending} pending)")
-            time.sleep(poll_s)
-
-    def publish(self, timeout_s: float = 600.0) -> None:
-        """Make written rows searchable through the index, without a moment where searches fail.
-
-        Flushes, waits for the index build, then (on a server) asks the query nodes to load the
-        newly indexed segments beside the ones they serve (``refresh`` load). The collection is never
-        released: searches keep answering from the old segments until the new ones are in, and a
-        second exporter publishing the same gallery at the same time is harmless. (Releasing and
-        loading again, as before, made every search fail for the seconds the reload took.)
-        """
-        self.flush()
-        self.wait_for_index(timeout_s)
-        if self.settings.is_server:
-            self._refresh_load()
-        else:
-            self.load()
-
-    @translate_errors
-    def _refresh_load(self) -> None:
-        """Load segments indexed since the last load into the loaded collection (returns when loaded)."""
-        self._client.refresh_load(self.collection_name, **self._rpc)
 
     @translate_errors
     def delete_person(self, person_id: str) -> int:
