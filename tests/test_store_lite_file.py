@@ -60,3 +60,14 @@ def test_lite2_gallery_file_is_refused_with_the_way_out(tmp_path: Path) -> None:
     with pytest.raises(MilvusUnavailableError, match=r"Lite 2\.x gallery file.*facerec-export"):
         MilvusStore(MilvusSettings(uri=str(path)))
     assert path.read_bytes().startswith(b"SQLite format 3")  # left as it was
+
+
+def test_lite_gallery_names_beyond_lite2_limits(tmp_path: Path) -> None:
+    """Lite 2.5 took at most 36 characters of [A-Za-z0-9._-]; Lite 3 takes any '.db' name."""
+    path = tmp_path / "ORL faces (30 people) – resnet50 run 2026-11-27.db"
+    with MilvusStore(MilvusSettings(uri=str(path), collection="faces")) as store:
+        store.ensure_collection(4, model_id="m", tta_mode="none")
+        store.upsert(["/a.jpg", "/b.jpg"], ["a", "b"], np.eye(2, 4, dtype=np.float32))
+        assert store.count() == 2
+    with pytest.raises(ValueError, match="ending in '.db'"):
+        MilvusSettings(uri=str(tmp_path / "gallery.sqlite"))
