@@ -71,3 +71,18 @@ def test_lite_gallery_names_beyond_lite2_limits(tmp_path: Path) -> None:
         assert store.count() == 2
     with pytest.raises(ValueError, match="ending in '.db'"):
         MilvusSettings(uri=str(tmp_path / "gallery.sqlite"))
+
+
+def test_reopened_lite_gallery_reads_without_open_collection(tmp_path: Path) -> None:
+    """Lite 3 reopens a gallery with its collections released; the store loads its own, so a fresh
+    store reads (count, query, search) without open_collection, as it does on a server."""
+    settings = MilvusSettings(uri=str(tmp_path / "gallery.db"), collection="faces")
+    vectors = np.eye(3, 8, dtype=np.float32)
+    with MilvusStore(settings) as store:
+        store.ensure_collection(8, model_id="m", tta_mode="none")
+        store.upsert(["/a.jpg", "/b.jpg", "/c.jpg"], ["a", "b", "b"], vectors)
+        store.publish()
+    with MilvusStore(settings) as store:
+        assert store.count() == 3
+        assert [r.image_path for r in store.query_person("b")] == ["/b.jpg", "/c.jpg"]
+        assert store.search(vectors[2], top_k=1)[0][0].image_path == "/c.jpg"

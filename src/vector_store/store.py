@@ -71,17 +71,19 @@ class MilvusStore(SegmentMaintenance):
         self._alias = f"facerec-{uuid.uuid4().hex[:12]}"
         self._lite_path: Path | None = None
         self._closed = False
-        if settings.is_server:
-            self._conn: MilvusClient | None = connect_server(settings, self._alias)
-        else:
-            # A Lite gallery that does not exist yet is created by ensure_collection only, so a
-            # mistyped path given to identify/remove/enroll leaves no empty gallery behind.
-            self._lite_path = lite_path(settings)
-            self._conn = open_lite(self._lite_path, self._alias) if self._lite_path.exists() else None
         # pymilvus retries failed calls up to 75 times (minutes) unless told otherwise; an *int*
         # timeout would make it retry until that timeout. A float timeout is only the gRPC
         # deadline, and retry_times caps the retries.
         self._rpc = {"timeout": float(settings.request_timeout_s), "retry_times": 2}
+        self._conn: MilvusClient | None = None
+        if settings.is_server:
+            self._conn = connect_server(settings, self._alias)
+        else:
+            # A Lite gallery that does not exist yet is created by ensure_collection only, so a
+            # mistyped path given to identify/remove/enroll leaves no empty gallery behind.
+            self._lite_path = lite_path(settings)
+            if self._lite_path.exists():
+                self._attach_lite()
         self.server_version = server_version(self._conn, settings, self._rpc)
         self._templated = supports_filter_templates(self.server_version)
         self._meta: GalleryMetadata | None = None
@@ -124,9 +126,17 @@ class MilvusStore(SegmentMaintenance):
             raise MilvusStoreError(f"the store for {self.settings.display_uri} is closed")
         assert self._lite_path is not None  # only a Lite store opens late
         if self._lite_path.exists():  # created meanwhile by another store of this process
-            self._conn = open_lite(self._lite_path, self._alias)
-            return self._conn
+            return self._attach_lite()
         raise self._missing_lite_error()
+
+    def _attach_lite(self) -> MilvusClient:
+        """Open (or create) the Lite gallery. Lite 3 reopens a gallery with its collections released
+        (a server keeps them loaded), so the store's collection is loaded to read as on a server."""
+        assert self._lite_path is not None
+        self._conn = open_lite(self._lite_path, self._alias)
+        if self._conn.has_collection(self.collection_name, **self._rpc):
+            self.load()
+        return self._conn
 
     def _missing_lite_error(self) -> CollectionNotFoundError:
         return CollectionNotFoundError(
@@ -188,7 +198,7 @@ class MilvusStore(SegmentMaintenance):
         """
         wanted = self._new_metadata(int(dim), model_id, tta_mode, extra)
         if self._lite_missing():
-            self._conn = open_lite(self._lite_path, self._alias)  # type: ignore[arg-type]  # creates it
+            self._attach_lite()  # creates the gallery
         recreate = self.settings.recreate if recreate is None else recreate
         if self.has_collection():
             if not recreate:
