@@ -96,3 +96,27 @@ def test_searches_keep_answering_during_reexports(milvus_uri: str, published: st
     assert failures == []
     assert searcher.errors == [] and searcher.empty == 0 and searcher.wrong == 0
     assert searcher.answers > 20  # the searcher really ran through the re-export
+
+
+def test_two_exporters_creating_the_same_new_gallery(milvus_server_uri: str, milvus_collection: str) -> None:
+    """Both find no collection and create it at the same moment: neither fails, one gallery results."""
+    barrier, failures = threading.Barrier(2), []
+
+    def exporter() -> None:
+        with MilvusStore(MilvusSettings(uri=milvus_server_uri, collection=milvus_collection)) as store:
+            barrier.wait()
+            try:
+                store.ensure_collection(DIM, model_id="m", tta_mode="flip")
+                store.upsert(PATHS[:100], PEOPLE[:100], _vectors()[:100])
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append(repr(exc)[:500])
+
+    threads = [threading.Thread(target=exporter) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    with MilvusStore(MilvusSettings(uri=milvus_server_uri, collection=milvus_collection)) as store:
+        count = store.count()
+        store.drop_collection()
+    assert failures == [] and count == 100

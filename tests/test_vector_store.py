@@ -13,10 +13,10 @@ import hashlib
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -29,9 +29,10 @@ from src.vector_store import (
     MilvusStore,
     MilvusStoreError,
     MilvusUnavailableError,
+    batching,
+    expressions,
     path_to_id,
 )
-from src.vector_store import batching, expressions
 
 DIM = 1024
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "milvus"

@@ -105,7 +105,7 @@ class MilvusStore(SegmentMaintenance):
 
     @property
     def index_type(self) -> str:
-        """Index this store builds: HNSW on a server, FLAT on Milvus Lite (no HNSW there)."""
+        """Index this store builds: HNSW on a server, exact FLAT on Milvus Lite (small galleries)."""
         return SERVER_INDEX if self.settings.is_server else LITE_INDEX
 
     @property
