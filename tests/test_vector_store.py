@@ -1,7 +1,7 @@
 """Milvus gallery store on both backends: Milvus Lite and a real Milvus 2.3.5 standalone server.
 
 What each backend really reports (asserted below, not papered over):
-* Lite 2.5.1 refuses HNSW, so the store builds FLAT; describe_index says FLAT/COSINE, no params.
+* On Lite the store builds FLAT (exact search); describe_index says FLAT/COSINE, no params.
 * The 2.3.5 server builds HNSW and reports M/efConstruction as configured, metric COSINE.
 * Neither supports filter templating (Milvus >= 2.5 servers only): person filters are escaped
   string literals there, which the injection test checks end to end.
@@ -13,10 +13,10 @@ import hashlib
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -29,9 +29,10 @@ from src.vector_store import (
     MilvusStore,
     MilvusStoreError,
     MilvusUnavailableError,
+    batching,
+    expressions,
     path_to_id,
 )
-from src.vector_store import milvus_store as ms
 
 DIM = 1024
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "milvus"
@@ -104,7 +105,7 @@ def test_count_metadata_and_backend_facts(gallery: Gallery) -> None:
         "resnet50-cosface@epoch=7-abc123", "flip", DIM, "COSINE")
     assert meta.extra == {"image_size": 112}
     assert datetime.fromisoformat(meta.created_at).tzinfo is not None
-    # Neither Lite 2.5.1 nor the 2.3.5 server has filter templating.
+    # Neither Lite nor the 2.3.5 server has filter templating.
     assert store.uses_filter_templates is False
     if store.backend == "lite":
         assert store.server_version is None
@@ -119,9 +120,9 @@ def test_index_as_reported_by_backend(gallery: Gallery) -> None:
     assert info.field_name == "embedding"
     assert info.metric_type == "COSINE"
     if gallery.store.backend == "lite":
-        # Milvus Lite only offers FLAT / IVF_FLAT / AUTOINDEX; it also echoes the dim.
+        # Milvus Lite 3 reports the row counts a server reports (Lite 2.5.1 echoed the dim instead).
         assert (info.index_type, info.params) == ("FLAT", {})
-        assert info.raw["dim"] == str(DIM)
+        assert (int(info.raw["total_rows"]), int(info.raw["pending_index_rows"])) == (200, 0)
     else:
         assert (info.index_type, info.params) == ("HNSW", {"M": 24, "efConstruction": 96})
         assert (info.raw["M"], info.raw["efConstruction"]) == ("24", "96")
@@ -150,7 +151,7 @@ def test_single_query_and_output_fields(gallery: Gallery) -> None:
 
 
 def test_batched_search_splits_many_queries(gallery: Gallery, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ms, "MAX_QUERIES_PER_CALL", 3)
+    monkeypatch.setattr(batching, "MAX_QUERIES_PER_CALL", 3)
     hits = gallery.store.search(gallery.vectors[10:20], top_k=2)
     assert [h[0].image_path for h in hits] == gallery.paths[10:20]
 
@@ -286,7 +287,7 @@ def test_wait_for_index_compact_release_and_load(store: MilvusStore) -> None:
         raw = store.index_info().raw
         assert (int(raw["indexed_rows"]), int(raw["pending_index_rows"])) == (200, 0)
     store.release()
-    if store.backend == "server":  # Lite 2.5.1 still answers searches on a released collection
+    if store.backend == "server":  # Lite answers searches on a released collection
         with pytest.raises(MilvusStoreError, match="search"):
             store.search(unit_vectors(1))
     store.load()
@@ -298,7 +299,7 @@ def test_rows_per_request_follows_byte_budget_or_config(store: MilvusStore) -> N
     store.ensure_collection(DIM, model_id="m", tta_mode="none")
     paths, people = ["/faces/a.jpg", "/faces/longer_name.jpg"], ["p1", "p22"]
     row = 4 * DIM + 8 + 32 + len(paths[1]) + len(people[1])
-    assert store.rows_per_request(paths, people) == ms.rows_per_upsert(row, server=store.backend == "server")
+    assert store.rows_per_request(paths, people) == batching.rows_per_upsert(row, server=store.backend == "server")
     with make_store(store.settings.uri, store.collection_name, insert_batch_rows=7) as fixed:
         assert fixed.rows_per_request(paths, people) == 7
 
@@ -394,18 +395,18 @@ def test_primary_key_is_deterministic_positive_int63() -> None:
 
 
 def test_filter_building() -> None:
-    assert ms.person_filter('a"b\\c', templated=False) == (r'person_id == "a\"b\\c"', {})
-    assert ms.person_filter('a"b', templated=True) == ("person_id == {pid}", {"pid": 'a"b'})
-    assert ms.supports_filter_templates("v2.5.4") and ms.supports_filter_templates("2.6.0")
-    assert not ms.supports_filter_templates("v2.4.24")
-    assert not ms.supports_filter_templates("v2.3.5-lite") and not ms.supports_filter_templates(None)
+    assert expressions.person_filter('a"b\\c', templated=False) == (r'person_id == "a\"b\\c"', {})
+    assert expressions.person_filter('a"b', templated=True) == ("person_id == {pid}", {"pid": 'a"b'})
+    assert expressions.supports_filter_templates("v2.5.4") and expressions.supports_filter_templates("2.6.0")
+    assert not expressions.supports_filter_templates("v2.4.24")
+    assert not expressions.supports_filter_templates("v2.3.5-lite") and not expressions.supports_filter_templates(None)
     with pytest.raises(ValueError):
-        ms.person_filter("", templated=False)
+        expressions.person_filter("", templated=False)
 
 
 def test_upsert_batches_stay_well_under_grpc_limit() -> None:
     row = 4 * DIM + 8 + 32 + 80 + 10
-    server_rows = ms.rows_per_upsert(row, server=True)
+    server_rows = batching.rows_per_upsert(row, server=True)
     assert 16 * 2**20 - row < server_rows * row <= 16 * 2**20 < 64 * 2**20
-    assert ms.rows_per_upsert(row, server=False) * row <= 1 * 2**20
-    assert ms.rows_per_upsert(row, server=True, override=500) == 500
+    assert batching.rows_per_upsert(row, server=False) * row <= 1 * 2**20
+    assert batching.rows_per_upsert(row, server=True, override=500) == 500

@@ -23,6 +23,7 @@ SERVER_START_TIMEOUT_S = 90.0
 # Strongly consistent reads wait for the next proxy time tick (default 200 ms); a shorter tick
 # makes many small reads ~3x faster without changing their results.
 TIME_TICK_MS = 50
+ROOT_TOKEN = "root:Milvus"  # Milvus's default superuser, used when authorization is on
 
 
 class ServerStartError(RuntimeError):
@@ -82,7 +83,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _wait_until_serving(server: Any, uri: str) -> None:
+def _wait_until_serving(server: Any, uri: str, token: str | None) -> None:
     """Poll the health endpoint, then make one real client connection."""
     from src.vector_store import MilvusSettings, MilvusStore
 
@@ -93,21 +94,23 @@ def _wait_until_serving(server: Any, uri: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"milvus not healthy after {SERVER_START_TIMEOUT_S:.0f}s")
         time.sleep(0.2)
-    MilvusStore(MilvusSettings(uri=uri, connect_timeout_s=5.0)).close()
+    MilvusStore(MilvusSettings(uri=uri, token=token, connect_timeout_s=5.0)).close()
 
 
 class LocalMilvusServer:
     """A Milvus standalone server whose data and logs live in ``base_dir`` (a context manager).
 
-    ``start()`` returns ``http://127.0.0.1:<port>``; ``stop()`` ends the server process.
+    ``start()`` returns ``http://127.0.0.1:<port>``; ``stop()`` ends the server process. With
+    ``authorization=True`` the server checks credentials (user ``root``, password ``Milvus``).
     """
 
-    def __init__(self, base_dir: Path, time_tick_ms: int = TIME_TICK_MS) -> None:
+    def __init__(self, base_dir: Path, time_tick_ms: int = TIME_TICK_MS, authorization: bool = False) -> None:
         import milvus as milvus_pkg
 
         self.base_dir = Path(base_dir)
         self.version: str = milvus_pkg.__version__
         self.time_tick_ms = int(time_tick_ms)
+        self.authorization = bool(authorization)
         self._pkg = milvus_pkg
         self._server: Any = None
         self.uri: str | None = None
@@ -126,13 +129,14 @@ class LocalMilvusServer:
         server.config.update(proxy_port=proxy_port)
         server.webservice_port = free_port()
         server.config.set("proxy.timeTickInterval", self.time_tick_ms)
+        server.config.set("common.security.authorizationEnabled", self.authorization)
         uri = f"http://127.0.0.1:{proxy_port}"
         previous = os.environ.get("ETCD_CONFIG_PATH")
         os.environ["ETCD_CONFIG_PATH"] = str(etcd_config)  # read by the embedded etcd
         self._server = server
         try:
             server.start()
-            _wait_until_serving(server, uri)
+            _wait_until_serving(server, uri, ROOT_TOKEN if self.authorization else None)
         except Exception as exc:  # noqa: BLE001 - report anything with the server log
             self.stop()
             raise ServerStartError(f"Milvus test server did not start ({exc!r}).\n{log_tail(self.base_dir)}") from exc

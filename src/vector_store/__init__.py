@@ -1,6 +1,10 @@
 """Vector store for the face gallery (Milvus Lite or a Milvus server).
 
-``src.vector_store.milvus_store`` is the only module of the project that imports pymilvus.
+The only package of the project that imports pymilvus (``tests/test_store_imports.py`` checks).
+:class:`MilvusStore` (``store.py``) is the facade; beside it ``records`` (results and row key),
+``schema`` (fields, row checks), ``expressions`` (person filters), ``connection`` (connect,
+Lite open/release, error translation), ``batching`` (request sizes), ``maintenance`` (flush, load,
+index build, publish) and ``settings``.
 """
 
 from .errors import (
@@ -10,15 +14,9 @@ from .errors import (
     MilvusStoreError,
     MilvusUnavailableError,
 )
-from .milvus_store import (
-    GalleryMetadata,
-    GalleryRecord,
-    IndexInfo,
-    MilvusStore,
-    SearchHit,
-    path_to_id,
-)
+from .records import GalleryMetadata, GalleryRecord, IndexInfo, SearchHit, path_to_id
 from .settings import MilvusSettings
+from .store import MilvusStore
 
 __all__ = [
     "CollectionMismatchError",

@@ -13,6 +13,11 @@ START_SERVER_HINT = (
     "`milvus=lite` config (uri: <run dir>/gallery.db)."
 )
 
+AUTH_HINT = (
+    "Check the token (user:password) or user / password given in the milvus config or in the "
+    "environment variables MILVUS_TOKEN, MILVUS_USER, MILVUS_PASSWORD."
+)
+
 
 class MilvusStoreError(RuntimeError):
     """Base class of all vector-store errors."""

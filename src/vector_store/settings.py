@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SERVER_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 ENV_TOKEN, ENV_USER, ENV_PASSWORD = "MILVUS_TOKEN", "MILVUS_USER", "MILVUS_PASSWORD"
 _MASK = "***"
-# milvus-lite 2.5 only accepts these data-file names (checked here to fail with a clear message).
-_LITE_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,36}$")
 
 
 def is_server_uri(uri: str) -> bool:
@@ -156,9 +155,7 @@ def _to_plain_dict(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_lite_path(uri: str) -> None:
-    name = Path(uri).name
-    if not name.endswith(".db") or not _LITE_NAME.match(name):
-        raise ValueError(
-            f"Milvus Lite URI {uri!r} must be a file path ending in '.db' whose name is at most "
-            "36 characters of [A-Za-z0-9._-]; for a server use http://host:port"
-        )
+    # pymilvus sends only '.db' paths to Milvus Lite (checked here for a clear message). Lite 3 takes
+    # any such name; Lite 2.5 allowed at most 36 characters of [A-Za-z0-9._-].
+    if not Path(uri).name.endswith(".db"):
+        raise ValueError(f"Milvus Lite URI {uri!r} must be a path ending in '.db'; for a server use http://host:port")
