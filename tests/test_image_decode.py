@@ -160,3 +160,6 @@ def test_scan_applies_the_same_rules_and_counts_refusals(tmp_path, monkeypatch):
         assert ENV_MAX_PIXELS in skipped["large.png"]
         assert {k: [p.name for p in v] for k, v in scan.identities.items()} == {"ann": ["a.png", "b16.png"],
                                                                               "bob": ["a.png", "b16.png"]}
+    monkeypatch.setenv(ENV_MAX_PIXELS, "40MP")
+    with pytest.raises(ValueError, match=f"{ENV_MAX_PIXELS}='40MP' is not an integer"):
+        scan_image_folder(root)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from src.datamodules.image_decode import UnsupportedImageError, load_rgb, open_image
+from src.datamodules.image_decode import UnsupportedImageError, load_rgb, max_pixels, open_image
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def check_files(
     A file reached by several paths is kept once (see :func:`drop_duplicates`; ``owners`` maps each path to
     its identity for the report); the rest must pass :func:`check_image`.
     """
+    max_pixels()  # a bad FACEREC_MAX_IMAGE_PIXELS stops here once, instead of skipping every file
     skipped = [(p, "not an image file") for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
     candidates, duplicates = drop_duplicates([p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS], owners)
     skipped += duplicates
