@@ -54,7 +54,7 @@ def test_scan_keeps_each_file_once_and_reports_the_rest(aliased_folder, caplog):
         assert skipped[f"bob/{n}.png"] == (f"duplicate: same file as {root}/alice/{n}.png "
                                            f"(found under 'bob', kept under 'alice')")
     assert skipped["erin/2.png"] == f"duplicate: same file as {root}/dave/0.png (found under 'erin', kept under 'dave')"
-    assert skipped["carol/again"] == "symlink loop"
+    assert skipped["carol/again"] == "symlink loop: links to a folder already scanned"
     assert skipped["carol/loop.png"] == "symlink loop"
     assert skipped["carol/gone.png"] == "dangling symlink: target missing.png does not exist"
     assert skipped["ghost"] == "dangling symlink: target nowhere does not exist"

@@ -160,8 +160,8 @@ def list_identity_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]
     while pending:
         current = pending.pop()
         info = current.stat()
-        if (info.st_dev, info.st_ino) in visited:  # a link back to a folder already walked
-            skipped.append((current, "symlink loop"))
+        if (info.st_dev, info.st_ino) in visited:  # a link back to (or a second link to) a folder already walked
+            skipped.append((current, "symlink loop: links to a folder already scanned"))
             continue
         visited.add((info.st_dev, info.st_ino))
         for entry in sorted(current.iterdir()):
