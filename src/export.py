@@ -1,6 +1,7 @@
 """Export a gallery with a trained checkpoint: `facerec-export ckpt_path=... data.root=...` (Hydra)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import hydra
@@ -10,6 +11,9 @@ from src.datamodules.build import build_datamodule
 from src.embedding.checkpoint import load_embedder
 from src.gallery.export import ExportResult, export_gallery, gallery_from_datamodule
 from src.utils.paths import CONF_DIR
+from src.vector_store.settings import redact_uri
+
+log = logging.getLogger(__name__)
 
 
 def export(cfg: DictConfig) -> ExportResult:
@@ -41,7 +45,15 @@ def _arrays_dir(cfg: DictConfig) -> Path | None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-export`."""
-    export(cfg)
+    try:
+        export(cfg)
+    except Exception as error:
+        # batches are upserted as they are embedded, so rows written before a failure stay behind
+        log.error("Export failed (%s: %s): collection '%s' at %s may be partial (batches upserted before the failure "
+                  "stay; nothing is written before the checkpoint, data and Milvus checks pass). Re-running the same "
+                  "command is safe: rows are keyed, so it completes the gallery without duplicates.",
+                  type(error).__name__, error, cfg.milvus.collection, redact_uri(str(cfg.milvus.uri)))
+        raise
 
 
 if __name__ == "__main__":

@@ -1,18 +1,15 @@
 """A map-style dataset over ``(image path, label)`` samples that also returns each sample's index."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
+from src.datamodules.image_decode import load_rgb
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open an image file as 3-channel RGB (grey and palette images are converted)."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
+__all__ = ["FaceImageDataset", "load_rgb"]  # load_rgb: the one image decoder (see image_decode)
 
 
 class FaceImageDataset(Dataset):

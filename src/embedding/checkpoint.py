@@ -5,9 +5,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from src.models.backbone import FaceEmbedder
+from src.utils.checkpoint_file import read_checkpoint
 
 
 @dataclass
@@ -40,7 +39,7 @@ def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
             f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "
             f"the best ones there)."
         )
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
     if "backbone" not in hparams or "state_dict" not in checkpoint:
         raise ValueError(f"{path} is not a facerec training checkpoint (no backbone hyper-parameters).")

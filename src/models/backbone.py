@@ -9,6 +9,8 @@ import torch
 import torchvision
 from torch import nn
 
+from src.utils.checkpoint_file import read_checkpoint
+
 log = logging.getLogger(__name__)
 
 _RESNETS = {
@@ -75,7 +77,7 @@ def _cached_imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
             f"torchvision.models.{_RESNETS[depth][0]}(weights='{weights.name}')\" "
             f"or train from scratch with model.backbone.pretrained=null, or pass a checkpoint path."
         )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return read_checkpoint(path)
 
 
 def load_embedder_weights(embedder: nn.Module, path: str | os.PathLike) -> None:
@@ -87,7 +89,7 @@ def load_embedder_weights(embedder: nn.Module, path: str | os.PathLike) -> None:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint not found: {path}. Pass an existing .ckpt or state-dict file.")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     own = embedder.state_dict()
     matched = {}
