@@ -134,7 +134,7 @@ class IResNet(nn.Module):
         x = self.prelu(self.bn1(self.conv1(images)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = torch.flatten(self.bn2(x), 1)
-        if x.shape[1] != self.fc.in_features:
+        if not torch.jit.is_tracing() and x.shape[1] != self.fc.in_features:  # (ONNX export traces)
             raise ValueError(f"IR-ResNet was built for {self.image_size}x{self.image_size} images; got "
                              f"{tuple(images.shape[-2:])}. Resize inputs or set data.image_size={self.image_size}.")
         return self.features(self.fc(self.dropout(x)))
