@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import pickle
 import struct
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def test_pack_round_trip(tmp_path) -> None:
         key, _ = dm.val_dataloader().dataset.samples[int(index)]
         original = reference(load_rgb(sources[key - 1][0]).resize((SIZE, SIZE)))
         assert (image - original).abs().mean() < 0.03  # JPEG q95 of the same pixels, in [-1, 1] units
+    # spawned workers / DDP processes get the reader pickled: no open handle travels, each reopens the file
+    assert pickle.loads(pickle.dumps(dm.reader)).read(7) == dm.reader.read(7)
     # the training loader through 2 worker processes (each opens its own file handle) sees every training image
     dm.hparams.num_workers = 2
     labels = torch.cat([labels for _, labels, _ in dm.train_dataloader()])
