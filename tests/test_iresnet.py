@@ -99,7 +99,9 @@ def test_bare_backbone_pth_gives_the_original_embeddings(tmp_path) -> None:
     loaded = load_embedder(path)
     assert (type(loaded.model).__name__, loaded.model.depth, loaded.image_size) == ("IResNet", 18, 32)
     images = sorted(orl_root().glob("s1*/*.pgm"))[:6]
-    ours = load_model(path, tta_mode="concat", device="cpu").embed(images)
+    face_model = load_model(path, tta_mode="concat", device="cpu")
+    assert face_model.model_id.startswith("iresnet18-512d@")  # how a Milvus gallery names its model
+    ours = face_model.embed(images)
     batch = torch.stack([eval_transform(32)(load_rgb(p)) for p in images])
     reference = TTAEmbedder(original, mode="concat", device="cpu").embed_batch(batch).numpy()
     assert np.abs(ours - reference).max() < 1e-5
