@@ -1,6 +1,7 @@
 """Training data from an InsightFace RecordIO set, split and validated like the image-folder datamodule."""
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import struct
@@ -42,7 +43,7 @@ def image_keys(reader: RecordReader) -> list[int]:
 def _check(reader: RecordReader, key: int, decode: bool) -> tuple[int | None, str | None]:
     """``(class label, None)`` for a usable record, ``(None, reason)`` for a bad one."""
     try:
-        header, image = reader.read(key)
+        header, image = reader.read(key) if decode else (reader.header(key), b"")
     except RecordError as error:
         return None, f"bad record: {str(error).split(': ', 1)[-1]}"
     label = header.labels[0] if header.flag > 0 else header.label
@@ -59,7 +60,8 @@ def _check(reader: RecordReader, key: int, decode: bool) -> tuple[int | None, st
 def scan_records(reader: RecordReader, decode: bool = False, workers: int = 8) -> FolderScan:
     """Identities (``str(label)`` -> record keys) of every image record, with bad records counted as skipped.
 
-    Every record is read and its framing and header checked; ``decode`` also decodes each image (slow on millions).
+    Every record's framing and header are checked (reading only its first bytes); ``decode`` also reads and decodes
+    each image (slow on millions).
     """
     keys = image_keys(reader)
     local = threading_local_reader(reader)
@@ -84,7 +86,7 @@ def threading_local_reader(reader: RecordReader) -> Callable[[], RecordReader]:
 
     def get() -> RecordReader:
         if not hasattr(local, "reader"):
-            local.reader = RecordReader(reader.rec_path, reader.idx_path)
+            local.reader = copy.copy(reader)  # shares the index; its own handle opens on first use (see __getstate__)
         return local.reader
 
     return get

@@ -38,17 +38,22 @@ def _padded(length: int) -> int:
     return (length + 3) & ~3
 
 
+def _read_head(handle: BinaryIO) -> tuple[int, int]:
+    """``(continuation flag, payload length)`` of the frame at the handle's position."""
+    head = handle.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise RecordError("truncated record header (file ends)")
+    magic, lrecord = _FRAME.unpack(head)
+    if magic != MAGIC:
+        raise RecordError(f"bad magic 0x{magic:08x} (expected 0x{MAGIC:08x})")
+    return lrecord >> 29, lrecord & _LENGTH_MASK
+
+
 def read_frame(handle: BinaryIO) -> bytes:
     """Read one (possibly multi-part) record at the handle's position; raises :class:`RecordError` when broken."""
     parts: list[bytes] = []
     while True:
-        head = handle.read(_FRAME.size)
-        if len(head) < _FRAME.size:
-            raise RecordError("truncated record header (file ends)")
-        magic, lrecord = _FRAME.unpack(head)
-        if magic != MAGIC:
-            raise RecordError(f"bad magic 0x{magic:08x} (expected 0x{MAGIC:08x})")
-        flag, length = lrecord >> 29, lrecord & _LENGTH_MASK
+        flag, length = _read_head(handle)
         data = handle.read(_padded(length))
         if len(data) < _padded(length):
             raise RecordError(f"truncated record payload ({len(data)} of {length} bytes)")
@@ -57,6 +62,20 @@ def read_frame(handle: BinaryIO) -> bytes:
             return _MAGIC_BYTES.join(parts)
         if flag not in (1, 2):
             raise RecordError(f"invalid continuation flag {flag}")
+
+
+def read_frame_prefix(handle: BinaryIO, size: int, file_size: int) -> bytes:
+    """The first ``size`` payload bytes of the record at the handle's position, after checking its framing and that
+    it ends inside the file, without reading the rest (a scan of millions of records then reads only headers).
+    Multi-part records are read whole."""
+    start = handle.tell()
+    flag, length = _read_head(handle)
+    if flag != 0:
+        handle.seek(start)
+        return read_frame(handle)[:size]
+    if start + _FRAME.size + length > file_size:
+        raise RecordError(f"truncated record payload ({file_size - start - _FRAME.size} of {length} bytes)")
+    return handle.read(min(size, length))
 
 
 def frame(payload: bytes) -> bytes:

@@ -5,7 +5,9 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from src.datamodules.recordio.format import IRHeader, RecordError, read_frame, unpack_payload
+from src.datamodules.recordio.format import IRHeader, RecordError, read_frame, read_frame_prefix, unpack_payload
+
+_HEADER_PREFIX = 1024  # bytes read to parse an IRHeader and its label array without the image
 
 
 def read_index(idx_path: Path) -> dict[int, int]:
@@ -60,6 +62,15 @@ class RecordReader:
         """``(IRHeader, image bytes)`` of record ``key``."""
         try:
             return unpack_payload(self.payload(key))
+        except RecordError as error:
+            raise RecordError(f"{self.rec_path} record {key}: {error}") from None
+
+    def header(self, key: int) -> IRHeader:
+        """Record ``key``'s header, its framing checked, without reading the image."""
+        handle = self._file()
+        handle.seek(self.index[key])
+        try:
+            return unpack_payload(read_frame_prefix(handle, _HEADER_PREFIX, os.fstat(handle.fileno()).st_size))[0]
         except RecordError as error:
             raise RecordError(f"{self.rec_path} record {key}: {error}") from None
 
