@@ -34,14 +34,14 @@ def pack(input_dir: str | Path, output_dir: str | Path, image_size: int = 112, q
     scan = scan_image_folder(input_dir)
     scan.report()
     names = sorted(scan.identities)
-    images = [(encode(path, image_size, quality), label) for label, person in enumerate(names)
-              for path in scan.identities[person]]
+    samples = [(path, label) for label, person in enumerate(names) for path in scan.identities[person]]
     output = Path(output_dir).expanduser()
     output.mkdir(parents=True, exist_ok=True)
-    write_face_records(output / f"{name}.rec", images, len(names))
+    encoded = ((encode(path, image_size, quality), label) for path, label in samples)  # streamed, not held
+    write_face_records(output / f"{name}.rec", encoded, len(samples), len(names))
     (output / "property").write_text(f"{len(names)},{image_size},{image_size}\n")
     (output / f"{name}_identities.txt").write_text("".join(f"{n}\n" for n in names))  # label -> person_id
-    counts = {"identities": len(names), "images": len(images), "skipped_files": len(scan.skipped)}
+    counts = {"identities": len(names), "images": len(samples), "skipped_files": len(scan.skipped)}
     log.info("Packed %s into %s: %s", input_dir, output, counts)
     return counts
 

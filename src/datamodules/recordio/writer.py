@@ -1,6 +1,7 @@
 """Write ``train.rec`` / ``train.idx`` in InsightFace's layout (header record 0, images, identity records)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -31,17 +32,20 @@ class RecordWriter:
         self.close()
 
 
-def write_face_records(rec_path: Path, images: list[tuple[bytes, int]], num_classes: int) -> None:
+def write_face_records(rec_path: Path, images: Iterable[tuple[bytes, int]], count: int, num_classes: int) -> None:
     """InsightFace's face layout: record 0 is a header whose labels ``(first identity record, end)`` bound the image
-    records ``1..n``; each image record has ``flag 0`` and its class as ``label``; identity records ``n+1..`` hold
-    the ``(first, end)`` image keys of each class (images must be grouped by class, in class order)."""
-    n = len(images)
+    records ``1..count``; each image record has ``flag 0`` and its class as ``label``; identity records
+    ``count+1..`` hold the ``(first, end)`` image keys of each class (images grouped by class, in class order).
+    ``images`` is consumed as a stream, so a large set is never held in memory."""
     with RecordWriter(rec_path) as writer:
-        writer.write(0, IRHeader(2, 0.0, 0, 0, labels=(float(n + 1), float(n + 1 + num_classes))))
+        writer.write(0, IRHeader(2, 0.0, 0, 0, labels=(float(count + 1), float(count + 1 + num_classes))))
         ranges: dict[int, list[int]] = {}
-        for key, (image, label) in enumerate(images, start=1):
-            writer.write(key, IRHeader(0, float(label), key, 0), image)
-            ranges.setdefault(label, [key, key])[1] = key + 1
+        written = 0
+        for written, (image, label) in enumerate(images, start=1):
+            writer.write(written, IRHeader(0, float(label), written, 0), image)
+            ranges.setdefault(label, [written, written])[1] = written + 1
+        if written != count:
+            raise ValueError(f"{count} images announced in the header record, {written} written to {rec_path}.")
         for offset, label in enumerate(range(num_classes)):
             first, end = ranges.get(label, [0, 0])
-            writer.write(n + 1 + offset, IRHeader(2, 0.0, 0, 0, labels=(float(first), float(end))))
+            writer.write(count + 1 + offset, IRHeader(2, 0.0, 0, 0, labels=(float(first), float(end))))
