@@ -122,13 +122,18 @@ class RecordFaceDataModule(FaceImageFolderDataModule):
         super().__init__(root=root, **kwargs)
         self.reader: RecordReader | None = None
 
+    def scan_folder(self) -> FolderScan:
+        """Identities (``str(label)`` -> record keys) of the records, scanned once; bad records counted."""
+        if self.scan is None:
+            self.reader = RecordReader(self.root / f"{self.hparams.name}.rec", self.root / f"{self.hparams.name}.idx")
+            self.scan = scan_records(self.reader, decode=self.hparams.decode_check)
+            self.scan.report()
+        return self.scan
+
     def setup(self, stage: str | None = None) -> None:
         if self.split is not None:
             return
-        self.reader = RecordReader(self.root / f"{self.hparams.name}.rec", self.root / f"{self.hparams.name}.idx")
-        self.scan = scan_records(self.reader, decode=self.hparams.decode_check)
-        self.scan.report()
-        self.split = split_identities(self.scan, self.hparams.val_fraction, self.hparams.seed)
+        self.split = split_identities(self.scan_folder(), self.hparams.val_fraction, self.hparams.seed)
         log.info("RecordIO %s: %d records, %d training identities, %d held-out identities, %d bad records.",
                  self.reader.rec_path, self.scan.num_images, len(self.split.train), len(self.split.val),
                  len(self.scan.skipped))
