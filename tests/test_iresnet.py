@@ -118,3 +118,12 @@ def test_pretrained_backbone_pth_starts_fine_tuning(tmp_path) -> None:
     assert isinstance(module.embedder, IResNet)
     for key, value in original.state_dict().items():
         assert torch.equal(module.embedder.state_dict()[key], value), key
+
+
+def test_trunk_is_what_freeze_backbone_epochs_freezes() -> None:
+    model = IResNet(depth=18, image_size=16)
+    model.trunk.requires_grad_(False)
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert "conv1.weight" in frozen and "layer4.1.conv2.weight" in frozen and "prelu.weight" in frozen
+    assert not {"fc.weight", "fc.bias", "bn2.weight", "features.bias"} & frozen
+    assert "trunk" not in dict(model.named_children())  # a view, not extra state-dict keys
