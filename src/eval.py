@@ -1,20 +1,27 @@
 """Evaluate a checkpoint: `facerec-eval ckpt_path=... data.root=<folder>` (Hydra; see conf/eval.yaml)."""
 from __future__ import annotations
 
+import json
+import logging
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.datamodules.build import build_datamodule
 from src.datamodules.identities import TrainedOn
-from src.embedding.checkpoint import load_embedder
+from src.embedding.checkpoint import LoadedEmbedder, load_embedder
+from src.evaluation.bins import evaluate_bins
 from src.evaluation.options import EvaluationOptions
 from src.evaluation.protocol import evaluated_people, split_gallery_probes
 from src.evaluation.report import print_summary, write_report
-from src.evaluation.runner import run_evaluation
+from src.evaluation.runner import REPORT_VERSION, run_evaluation
+from src.gallery.export import model_id
 from src.utils.paths import CONF_DIR
+
+log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = None) -> dict[str, Any]:
@@ -30,15 +37,46 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
         raise ValueError("ckpt_path is required: facerec-eval ckpt_path=checkpoints/<task>/<run>/<name>.ckpt ...")
     options = EvaluationOptions.from_config(cfg.evaluation)
     loaded = load_embedder(ckpt_path)
-    if datamodule is None:
+    image_size = loaded.image_size or cfg.data.image_size
+    if datamodule is None and not OmegaConf.is_missing(cfg.data, "root"):  # data.root=??? : .bin sets only
         datamodule = build_datamodule(cfg.data)
+    if datamodule is None or not getattr(datamodule, "images_on_disk", True):  # no data.root, or RecordIO records
+        if options.bins:
+            return _bins_only(loaded, image_size, options)
+        if datamodule is None:
+            raise ValueError("Nothing to evaluate: set data.root=<image folder> (gallery/probes through Milvus) "
+                             "and/or evaluation.bins=[lfw.bin, ...] (verification sets).")
+        log.warning("No Milvus evaluation: %s holds records, not image files. Run facerec-eval ckpt_path=%s "
+                    "data.root=<image folder>, or add evaluation.bins=[...].", datamodule.root, ckpt_path)
+        return {}
     people = evaluated_people(datamodule, TrainedOn.from_checkpoint(ckpt_path), options.identities)
     split = split_gallery_probes(people.identities, options.n_gallery, options.unenrolled_fraction, options.seed)
-    image_size = loaded.image_size or cfg.data.image_size
     report = run_evaluation(loaded, people, split, cfg.milvus, options, image_size, datamodule.root)
+    if options.bins:
+        report["verification_bins"] = evaluate_bins(loaded.model, options.bins, image_size, options.batch_size,
+                                                    options.num_workers)
     path = write_report(report, Path(options.output_dir), tensorboard_dir=Path(cfg.paths.output_dir) / "tensorboard")
     print_summary(report)
     print(f"Report: {path}")
+    return report
+
+
+def _bins_only(loaded: LoadedEmbedder, image_size: int, options: EvaluationOptions) -> dict[str, Any]:
+    """The report of an evaluation on ``.bin`` sets alone: model and ``verification_bins``."""
+    report = {
+        "report_version": REPORT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": {"checkpoint": loaded.checkpoint, "model_id": model_id(loaded), "image_size": image_size},
+        "verification_bins": evaluate_bins(loaded.model, options.bins, image_size, options.batch_size,
+                                           options.num_workers),
+    }
+    out_dir = Path(options.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    for name, result in report["verification_bins"].items():
+        print(f"{name}: accuracy {result['accuracy_mean']:.4f} ± {result['accuracy_std']:.4f} "
+              f"({result['pairs']} pairs, threshold {result['threshold']:.4f})")
+    print(f"Report: {out_dir / 'report.json'}")
     return report
 
 

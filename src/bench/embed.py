@@ -20,7 +20,7 @@ from src.bench.plots import embed_figure
 from src.bench.report import Outcome, make_table
 from src.embedding.tta import TTAEmbedder
 from src.evaluation.latency import latency_summary
-from src.models.backbone import FaceEmbedder
+from src.models.backbone import build_embedder
 
 log = logging.getLogger(__name__)
 VARIANTS = ("bare", "none", "concat")
@@ -28,6 +28,7 @@ VARIANTS = ("bare", "none", "concat")
 
 @dataclass
 class EmbedConfig(CommonConfig):
+    arch: str = "torchvision"  # torchvision | iresnet
     depth: int = 50
     image_size: int = 112
     embedding_dim: int = 512
@@ -75,7 +76,7 @@ def bare_step(embedder: TTAEmbedder, images: torch.Tensor) -> Callable[[], Any]:
 
 def measure(cfg: EmbedConfig, variant: str, channels_last: bool, batch_size: int, device: torch.device) -> dict:
     torch.manual_seed(cfg.seed)
-    model = FaceEmbedder(depth=cfg.depth, embedding_dim=cfg.embedding_dim)
+    model = build_embedder(cfg.arch, cfg.image_size, depth=cfg.depth, embedding_dim=cfg.embedding_dim)
     embedder = TTAEmbedder(model, mode="none" if variant == "bare" else variant, device=device,
                            channels_last=channels_last, autocast=cfg.autocast)
     images = torch.randn(batch_size, 3, cfg.image_size, cfg.image_size)
@@ -102,7 +103,7 @@ def run_embed(cfg: EmbedConfig) -> Outcome:
     summary = {f"best_{v}": {k: r[k] for k in ("images_per_s", "batch_size", "channels_last")} for v, r in best.items()}
     if "bare" in best and "concat" in best:
         summary["tta_concat_over_bare"] = best["concat"]["images_per_s"] / best["bare"]["images_per_s"]
-    table = make_table(f"Embedding throughput, ResNet{cfg.depth} {cfg.image_size}x{cfg.image_size} on {device}",
+    table = make_table(f"Embedding throughput, {cfg.arch}{cfg.depth} {cfg.image_size}x{cfg.image_size} on {device}",
                        ["variant", "batch", "images/s", "network images/s", "batch p50 ms", "batch p99 ms"],
                        [[r["variant_label"], r["batch_size"], r["images_per_s"], r["network_images_per_s"],
                          r["batch_latency_ms"]["p50_ms"], r["batch_latency_ms"]["p99_ms"]] for r in rows])

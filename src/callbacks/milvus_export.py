@@ -45,6 +45,10 @@ class MilvusGalleryExport(L.Callback):
             log.warning("No checkpoint was saved, so no gallery was exported (enable ModelCheckpoint).")
             return
         datamodule = trainer.datamodule
+        if not getattr(datamodule, "images_on_disk", True):  # RecordIO: records have no image paths to store
+            log.warning("No gallery export: the training data are records, not image files. Export a gallery with "
+                        "facerec-export ckpt_path=%s data.root=<image folder>.", ckpt_path)
+            return
         if self.arrays_dir:
             self.arrays_dir.mkdir(parents=True, exist_ok=True)
         self.result = export_gallery(

@@ -33,7 +33,7 @@ class TrainedOn:
     def from_checkpoint(cls, ckpt_path: str | Path) -> TrainedOn | None:
         """What ``ckpt_path`` was trained on; ``None`` for a checkpoint saved before training stored it."""
         # mmap: only the small dict is read, not the weights again (load_embedder has read them already)
-        checkpoint = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=False, mmap=True)
+        checkpoint = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=True, mmap=True)
         stored = checkpoint.get(TRAINED_ON_KEY) if isinstance(checkpoint, dict) else None
         if not stored:
             return None

@@ -5,7 +5,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.models.backbone import FaceEmbedder
+import torch
+
+from src.embedding.backbone_file import load_backbone_file
+from src.models.backbone import build_embedder
 from src.utils.checkpoint_file import read_checkpoint
 
 
@@ -13,7 +16,7 @@ from src.utils.checkpoint_file import read_checkpoint
 class LoadedEmbedder:
     """The network plus what identifies it in a gallery (path and a short content hash)."""
 
-    model: FaceEmbedder
+    model: torch.nn.Module
     checkpoint: str
     fingerprint: str
     image_size: int | None
@@ -39,11 +42,14 @@ def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
             f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "
             f"the best ones there)."
         )
+    if (bare := load_backbone_file(path)) is not None:  # an arcface_torch backbone.pth: architecture from its keys
+        return LoadedEmbedder(model=bare[0], checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
+                              image_size=bare[1])
     checkpoint = read_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
     if "backbone" not in hparams or "state_dict" not in checkpoint:
         raise ValueError(f"{path} is not a facerec training checkpoint (no backbone hyper-parameters).")
-    model = FaceEmbedder(**{**hparams["backbone"], "pretrained": None})
+    model = build_embedder(**{**hparams["backbone"], "pretrained": None})
     prefix = "embedder."
     state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     model.load_state_dict(state)

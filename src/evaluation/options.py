@@ -44,6 +44,7 @@ class EvaluationOptions:
     num_workers: int
     latency: LatencyOptions
     output_dir: str
+    bins: list[str]  # verification .bin sets (lfw.bin, ...): 10-fold accuracy, report key verification_bins
 
     @classmethod
     def from_config(cls, node: Any) -> EvaluationOptions:

@@ -38,7 +38,8 @@ class ExportResult:
 
 def model_id(loaded: LoadedEmbedder) -> str:
     """How a collection remembers its model: architecture and checkpoint content hash."""
-    return f"resnet{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
+    family = "iresnet" if getattr(loaded.model, "arch", "") == "iresnet" else "resnet"  # torchvision ids unchanged
+    return f"{family}{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
 
 
 def export_gallery(

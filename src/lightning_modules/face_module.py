@@ -14,7 +14,7 @@ from src.evaluation.identification import rank_k_accuracy
 from src.evaluation.retrieval import cosine_similarity_matrix
 from src.evaluation.verification import best_threshold_accuracy, genuine_impostor_pairs
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
-from src.models.backbone import FaceEmbedder
+from src.models.backbone import build_embedder
 
 
 def _plain(value: Any) -> Any:
@@ -29,7 +29,7 @@ class FaceRecognitionModule(L.LightningModule):
 
     Args:
         num_classes: number of training identities (filled in from the datamodule).
-        backbone: keyword arguments of :class:`FaceEmbedder` (depth, embedding_dim, dropout, pretrained).
+        backbone: keyword arguments of :func:`build_embedder` (arch, depth, embedding_dim, dropout, pretrained).
         head: Hydra config of the head (``_target_`` plus s/m); instantiated with embedding_dim/num_classes.
         optimizer: ``name`` (sgd|adamw), ``lr_backbone``, ``lr_head``, ``weight_decay``, ``momentum``.
         scheduler: ``warmup_epochs`` and ``min_lr_ratio`` of the warm-up + cosine schedule.
@@ -54,7 +54,7 @@ class FaceRecognitionModule(L.LightningModule):
         super().__init__()
         backbone, head, optimizer, scheduler = map(_plain, (backbone, head, optimizer, scheduler))
         self.save_hyperparameters()
-        self.embedder = FaceEmbedder(**backbone)
+        self.embedder = build_embedder(**backbone)
         self.head = hydra.utils.instantiate(head, embedding_dim=self.embedder.embedding_dim, num_classes=num_classes)
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 

@@ -9,6 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
+from src.models.iresnet import IResNet
 from src.utils.checkpoint_file import read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class FaceEmbedder(nn.Module):
         pretrained: ``None`` (random init), ``"imagenet"`` (torchvision weights, only from the local torch
             cache: nothing is downloaded), or a path to a ``.ckpt``/state-dict file of this model.
     """
+
+    arch = "torchvision"
 
     def __init__(
         self,
@@ -63,6 +66,16 @@ class FaceEmbedder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.neck(self.trunk(images))
+
+
+def build_embedder(arch: str = "torchvision", image_size: int | None = None, **kwargs) -> nn.Module:
+    """The embedder of ``model.backbone``: ``arch=torchvision`` (:class:`FaceEmbedder`, ImageNet fine-tuning) or
+    ``arch=iresnet`` (:class:`~src.models.iresnet.IResNet`, arcface_torch layout, sized for ``image_size``)."""
+    if arch == "torchvision":
+        return FaceEmbedder(**kwargs)  # global pooling: any input size, image_size not needed
+    if arch == "iresnet":
+        return IResNet(image_size=image_size or 112, **kwargs)
+    raise ValueError(f"Unknown backbone architecture '{arch}'; set model.backbone.arch=torchvision or iresnet.")
 
 
 def _cached_imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
