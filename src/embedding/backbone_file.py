@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import math
-import pickle
 import re
-from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -13,22 +12,9 @@ from src.models.iresnet import IRESNET_LAYERS, STAGE_WIDTHS, IResNet, load_stric
 _BLOCK_KEY = re.compile(r"^layer([1-4])\.(\d+)\.")
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
-    """The file's tensors when it is a bare state dict (name -> tensor), else ``None`` (e.g. a Lightning .ckpt).
-
-    Read with ``torch.load(weights_only=True)`` (memory-mapped when possible, so probing a large .ckpt is cheap); a
-    file that needs arbitrary unpickling is left to the checkpoint loader, which decides how to refuse it.
-    """
-    try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # legacy (non-zip) torch.save files cannot be memory-mapped
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        return None
-    if isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        return state
-    return None
+def is_bare_state_dict(content: dict[str, Any]) -> bool:
+    """True for a bare state dict (name -> tensor, e.g. arcface_torch's backbone.pth), False for a Lightning .ckpt."""
+    return bool(content) and all(isinstance(v, torch.Tensor) for v in content.values())
 
 
 def iresnet_from_state_dict(state: dict[str, torch.Tensor], source: str) -> tuple[IResNet, int]:
@@ -54,9 +40,3 @@ def iresnet_from_state_dict(state: dict[str, torch.Tensor], source: str) -> tupl
     model = IResNet(depth=depths[tuple(blocks)], embedding_dim=state["features.weight"].shape[0], image_size=image_size)
     load_strict(model, state, source)
     return model.eval(), image_size
-
-
-def load_backbone_file(path: Path) -> tuple[IResNet, int] | None:
-    """``(model, image_size)`` for a bare IR-ResNet state dict; ``None`` when ``path`` is not a bare state dict."""
-    state = read_state_dict(path)
-    return None if state is None else iresnet_from_state_dict(state, str(path))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from src.embedding.backbone_file import load_backbone_file
+from src.embedding.backbone_file import iresnet_from_state_dict, is_bare_state_dict
 from src.models.backbone import build_embedder
 from src.utils.checkpoint_file import read_checkpoint
 
@@ -42,10 +42,11 @@ def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
             f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "
             f"the best ones there)."
         )
-    if (bare := load_backbone_file(path)) is not None:  # an arcface_torch backbone.pth: architecture from its keys
-        return LoadedEmbedder(model=bare[0], checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
-                              image_size=bare[1])
     checkpoint = read_checkpoint(path)
+    if is_bare_state_dict(checkpoint):  # an arcface_torch backbone.pth: architecture from its keys
+        model, image_size = iresnet_from_state_dict(checkpoint, str(path))
+        return LoadedEmbedder(model=model, checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
+                              image_size=image_size)
     hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
     if "backbone" not in hparams or "state_dict" not in checkpoint:
         raise ValueError(f"{path} is not a facerec training checkpoint (no backbone hyper-parameters).")
