@@ -49,7 +49,7 @@ class Service:
     async def close(self) -> None:
         """Answer what is still queued, then release the model thread and the Milvus connection."""
         await self.batcher.close()
-        await self.run(self.recognizer.gallery.close)
+        await self.run(self.recognizer.close)
         self.executor.shutdown(wait=True)
 
     async def run(self, function: Callable[..., V], *args: Any) -> V:
