@@ -22,6 +22,7 @@ from PIL import Image
 
 from src.bench.serve_process import PROJECT_ROOT, ServeProcess, ServeStartError
 from src.inference import load_model
+from src.serve.auth import api_key_from_env
 
 KEY = "test-key-0123456789abcdef"
 ENROLLED = 3  # images per enrolled person; the synthetic run has 6 per identity, the rest are probes
@@ -128,6 +129,10 @@ def test_auth_and_bad_input(service, faces, tmp_path):
         assert anonymous.post("/v1/identify", files=files([probe])).status_code == 401
         assert anonymous.get("/v1/persons", headers={"X-API-Key": KEY[:-1] + "x"}).status_code == 401
         assert anonymous.get("/ready").json()["ready"] is True
+        api = anonymous.get("/openapi.json").json()
+        assert {"/v1/identify", "/v1/persons/{person_id}/faces", "/v1/persons"} <= set(api["paths"])
+        assert api["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+        assert anonymous.get("/docs").status_code == 200
     big = io.BytesIO()
     Image.new("RGB", (400, 400)).save(big, "PNG")  # 160,000 pixels in a ~1 kB file
     png = Path(probe).read_bytes()
@@ -211,15 +216,15 @@ def test_sigterm_drains_the_request_in_flight(service, faces):
 
 
 def test_refuses_to_start(tmp_path):
-    """Off loopback without a key, and with a short key: exit 2 with the reason, before loading anything."""
+    """Off loopback without a key: exit 2 with the reason, before loading anything. Short keys are refused."""
     env = {k: v for k, v in os.environ.items() if k != "FACEREC_API_KEY"}
-    command = [sys.executable, "-m", "src.serve", "ckpt_path=unused.ckpt", f"hydra.run.dir={tmp_path}",
-               "serve.host=0.0.0.0"]
-    open_host = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert open_host.returncode == 2 and "FACEREC_API_KEY is not set" in open_host.stderr
-    short = subprocess.run(command, cwd=PROJECT_ROOT, env={**env, "FACEREC_API_KEY": "short"}, capture_output=True,
-                           text=True, timeout=120)
-    assert short.returncode == 2 and "at least 16" in short.stderr
+    refused = subprocess.run([sys.executable, "-m", "src.serve", "ckpt_path=unused.ckpt", f"hydra.run.dir={tmp_path}",
+                              "serve.host=0.0.0.0"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "FACEREC_API_KEY is not set" in refused.stderr
+    with pytest.raises(ValueError, match="at least 16"):
+        api_key_from_env({"FACEREC_API_KEY": "short"})
+    assert api_key_from_env({}) is None
 
 
 @pytest.mark.server
