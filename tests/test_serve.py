@@ -221,7 +221,7 @@ def test_refuses_to_start(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "src.serve", "ckpt_path=unused.ckpt", f"hydra.run.dir={tmp_path}",
                               "serve.host=0.0.0.0"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                              timeout=120)
-    assert refused.returncode == 2 and "FACEREC_API_KEY is not set" in refused.stderr
+    assert refused.returncode == 2 and "FACEREC_API_KEY is not set" in refused.stdout + refused.stderr
     with pytest.raises(ValueError, match="at least 16"):
         api_key_from_env({"FACEREC_API_KEY": "short"})
     assert api_key_from_env({}) is None

@@ -73,9 +73,8 @@ def run(app: Any, settings: ServeSettings) -> None:
 
 
 def refuse(error: BaseException) -> NoReturn:
-    """Say why the service cannot start and exit 2."""
+    """Say why the service cannot start (console and run-dir log) and exit 2."""
     log.error("facerec-serve cannot start: %s", error)
-    print(f"facerec-serve cannot start: {error}", file=sys.stderr)
     sys.exit(2)
 
 
