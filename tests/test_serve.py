@@ -240,3 +240,13 @@ def test_refuses_a_gallery_of_another_tta_mode(faces, milvus_server_uri, milvus_
     with pytest.raises(ServeStartError, match="exited with code 2"):
         refused.start()
     assert "TTA mode" in refused.log_tail()
+
+
+def test_bench_serve_checks_its_options(capsys):
+    """`facerec-bench serve` without a checkpoint, or with two backends, stops with the option to fix."""
+    from src.bench.cli import main
+
+    assert main(["serve"]) == 2
+    assert "ckpt_path=<checkpoint> is required" in capsys.readouterr().err
+    assert main(["serve", "ckpt_path=x.ckpt", "backends=[lite,server]"]) == 2
+    assert "one backend per run" in capsys.readouterr().err
