@@ -1,4 +1,4 @@
-"""``facerec-bench {ingest,search,embed} [key=value ...]``: run one benchmark, write its report.
+"""``facerec-bench {ingest,search,embed,serve} [key=value ...]``: run one benchmark, write its report.
 
 Each run writes ``result.json`` and a PNG plot into ``out_dir`` (default
 ``outputs/bench/<sub-command>/<timestamp>``) and prints its tables.
@@ -19,6 +19,7 @@ from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
 from src.bench.report import Outcome, default_out_dir, print_table, write_result
 from src.bench.search import SearchConfig, run_search
+from src.bench.serve import ServeBenchConfig, run_serve_bench
 from src.monitoring.hardware import HardwareSampler, hardware_info
 from src.vector_store.settings import redact_uri
 
@@ -27,10 +28,12 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "search": (SearchConfig, run_search),
     "embed": (EmbedConfig, run_embed),
     "arch": (ArchConfig, run_arch),
+    "serve": (ServeBenchConfig, run_serve_bench),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
-         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]")
+         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]\n"
+         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")
 
 
 def _params(cfg: Any) -> dict[str, Any]:

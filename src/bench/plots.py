@@ -1,4 +1,4 @@
-"""Matplotlib figures of the three benchmarks."""
+"""Matplotlib figures of the benchmarks."""
 
 from __future__ import annotations
 
@@ -60,6 +60,32 @@ def embed_figure(rows: list[dict[str, Any]]) -> Figure:
     ax.set(xscale="log", xlabel="batch size", ylabel="images / s", title="Embedding throughput")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def serve_figure(levels: list[dict[str, Any]], api: dict[str, Any], cli_s: list[float]) -> Figure:
+    """Left: identify requests/s against concurrent clients, with the in-process API as reference lines.
+    Right: p50/p99 latency against clients, with the in-process single-image p50 and the CLI wall time."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    clients = [lv["concurrency"] for lv in levels]
+    left.plot(clients, [lv["requests_per_s"] for lv in levels], marker="o", label="facerec-serve")
+    left.axhline(api["batched_images_per_s"], linestyle="--", color="grey", label="in-process, batches of 32")
+    left.axhline(1e3 / api["single_image_latency_ms"]["mean_ms"], linestyle=":", color="grey",
+                 label="in-process, 1 image per call")
+    left.set(xscale="log", xlabel="concurrent clients", ylabel="identify requests / s", title="Throughput",
+             xticks=clients, xticklabels=[str(c) for c in clients])
+    for key, marker in (("p50_ms", "o"), ("p99_ms", "s")):
+        right.plot(clients, [lv["latency_ms"][key] for lv in levels], marker=marker, label=f"facerec-serve {key[:3]}")
+    right.axhline(api["single_image_latency_ms"]["p50_ms"], linestyle=":", color="grey",
+                  label="in-process p50, 1 image per call")
+    if cli_s:
+        right.axhline(1e3 * sum(cli_s) / len(cli_s), linestyle="--", color="black", label="facerec-identify CLI wall")
+    right.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="ms per request", title="Latency",
+              xticks=clients, xticklabels=[str(c) for c in clients])
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

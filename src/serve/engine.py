@@ -1,0 +1,134 @@
+"""The model and the gallery behind the service, working on decoded images in memory.
+
+``FaceGallery`` embeds and enrolls image *files*; a service receives bytes. This class does the same steps
+on in-memory images with the gallery's own pieces (the model's TTA embedder, the evaluation transform, the
+gallery's store), so embeddings equal those of ``FaceGallery.embed`` for the same image. Its methods are
+called from one worker thread only (the store's client and the network are used by one caller at a time).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from src.datamodules.transforms import eval_transform
+from src.inference import UNKNOWN, FaceGallery
+from src.inference.threshold import Threshold
+from src.serve.limits import DecodedImage
+from src.serve.uploads import delete_uploads, save_upload, upload_path
+from src.vector_store.listing import person_counts
+from src.vector_store.milvus_store import PERSON_ID_MAX_BYTES, person_filter
+
+
+def check_person_id(person_id: str) -> None:
+    """The store's rules for a person id (non-empty, no control characters, at most 256 UTF-8 bytes);
+    ValueError says which one is broken."""
+    person_filter(person_id, templated=False)  # raises for empty ids and control characters
+    size = len(person_id.encode("utf-8"))
+    if size > PERSON_ID_MAX_BYTES:
+        raise ValueError(f"person_id is {size} bytes (UTF-8); the gallery allows at most {PERSON_ID_MAX_BYTES}.")
+
+
+def is_known(similarity: float, threshold: float) -> bool:
+    """The acceptance rule of the project: a match at or above the threshold names the person."""
+    return similarity >= threshold
+
+
+@dataclass(frozen=True)
+class Query:
+    """One identify request as the batcher sees it."""
+
+    image: torch.Tensor
+    top_k: int
+    threshold: Threshold
+
+
+class Recognizer:
+    """Embed, identify, enroll and remove on in-memory images (see the module docstring)."""
+
+    def __init__(self, gallery: FaceGallery, threshold: Threshold, upload_dir: str | Path) -> None:
+        self.gallery = gallery
+        self.threshold = threshold
+        self.upload_dir = Path(upload_dir)
+        self.transform = eval_transform(gallery.model.image_size)
+
+    def to_tensor(self, image: DecodedImage) -> torch.Tensor:
+        """The network input for one image (safe to call from any thread)."""
+        return self.transform(image.image)
+
+    def embed(self, images: Sequence[torch.Tensor]) -> np.ndarray:
+        """Unit embeddings ``(len(images), dim)`` with the gallery's model and TTA mode."""
+        return self.gallery.model.embedder.embed_batch(torch.stack(list(images))).numpy()
+
+    def identify(self, queries: Sequence[Query]) -> list[dict[str, Any]]:
+        """Embed all queries in one forward pass and search them in one call (at the largest ``top_k``)."""
+        began = time.perf_counter()
+        vectors = self.embed([q.image for q in queries])
+        embedded = time.perf_counter()
+        hits = self.gallery.store.search(vectors, max(q.top_k for q in queries))
+        searched = time.perf_counter()
+        timings = {"embed_ms": 1e3 * (embedded - began), "search_ms": 1e3 * (searched - embedded)}
+        return [self._answer(query, found[:query.top_k], timings) for query, found in zip(queries, hits, strict=True)]
+
+    @staticmethod
+    def _answer(query: Query, hits: list, timings: dict[str, float]) -> dict[str, Any]:
+        best = hits[0] if hits else None
+        known = best is not None and is_known(best.similarity, query.threshold.value)
+        return {"person_id": best.person_id if known else UNKNOWN, "known": known,
+                "similarity": best.similarity if best else None, "threshold": query.threshold.value,
+                "threshold_source": query.threshold.source,
+                "matches": [{"person_id": h.person_id, "similarity": h.similarity, "image_path": h.image_path}
+                            for h in hits], "timings_ms": dict(timings)}
+
+    def enroll(self, person_id: str, images: Sequence[DecodedImage], names: Sequence[str],
+               batch_size: int) -> dict[str, Any]:
+        """Keep each image under ``upload_dir`` and upsert its row for ``person_id``; returns what was written."""
+        check_person_id(person_id)
+        paths = [upload_path(self.upload_dir, image, name) for image, name in zip(images, names, strict=True)]
+        first_of = {}
+        for path, name in zip(paths, names, strict=True):
+            if path in first_of:
+                raise ValueError(f"{name} is the same image as {first_of[path]}; send each image once.")
+            first_of[path] = name
+        vectors = np.concatenate([self.embed([self.to_tensor(image) for image in images[i:i + batch_size]])
+                                  for i in range(0, len(images), batch_size)])
+        for path, image in zip(paths, images, strict=True):
+            save_upload(path, image.data)
+        # A server keeps the rows durable in its log and visible to this client (session consistency) at once;
+        # a flush per request would add 2-3 s there (README, ingestion benchmark) and seal tiny segments. Milvus
+        # Lite flushes in ~0 s and has no such log, so there every enrollment is flushed.
+        rows = self.gallery.store.upsert([str(p) for p in paths], [person_id] * len(paths), vectors,
+                                         flush=self.gallery.store.backend == "lite")
+        return {"person_id": person_id, "rows_written": rows, "image_paths": [str(p) for p in paths],
+                "gallery_rows": self.gallery.count()}
+
+    def remove(self, person_id: str) -> dict[str, Any]:
+        """Delete the person's rows and the uploads they pointed to; returns the counts."""
+        check_person_id(person_id)
+        paths = [record.image_path for record in self.gallery.store.query_person(person_id)]
+        rows = self.gallery.remove(person_id)
+        return {"person_id": person_id, "rows_deleted": rows,
+                "files_deleted": delete_uploads(self.upload_dir, paths), "gallery_rows": self.gallery.count()}
+
+    def persons(self) -> dict[str, Any]:
+        """Every person id with its row count."""
+        counts = person_counts(self.gallery.store)
+        return {"persons": [{"person_id": p, "rows": n} for p, n in counts.items()],
+                "total_rows": sum(counts.values())}
+
+    def close(self) -> None:
+        """Flush what was enrolled since the start (sealed on disk), then close the gallery."""
+        try:
+            self.gallery.store.flush()
+        finally:
+            self.gallery.close()
+
+    def warm_up(self) -> None:
+        """One forward pass and one search, so the first request does not pay for lazy initialisation."""
+        grey = torch.zeros(3, self.gallery.model.image_size, self.gallery.model.image_size)
+        self.identify([Query(grey, 1, self.threshold)])

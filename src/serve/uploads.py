@@ -1,0 +1,57 @@
+"""Enrolled uploads on disk: every gallery row needs a stable ``image_path``, so each enrolled image is kept
+under ``serve.upload_dir`` named by the SHA-256 of its bytes (``<dir>/<2 hex>/<sha256>.<ext>``).
+
+The same bytes always land on the same path, so enrolling an image again replaces its row instead of adding
+one (rows are keyed by path). Files are stored as sent (never re-encoded) with an extension that the folder
+scanner accepts, so ``upload_dir`` can be re-exported with facerec-export after a model change.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from src.serve.limits import DecodedImage, ImageRejected
+
+# Pillow format -> extension in src.datamodules.folder_scan.IMAGE_EXTENSIONS.
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "PPM": ".ppm", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
+
+
+def upload_path(upload_dir: Path, image: DecodedImage, name: str) -> Path:
+    """Where ``image`` is kept; formats the folder scanner would skip are refused (415)."""
+    extension = EXTENSIONS.get(image.format)
+    if extension is None:
+        raise ImageRejected(415, f"{name} is a {image.format} image; enrollment keeps the file and accepts "
+                                 f"{', '.join(sorted(EXTENSIONS))} only. Convert it to PNG or JPEG.")
+    digest = hashlib.sha256(image.data).hexdigest()
+    return (upload_dir / digest[:2] / f"{digest}{extension}").resolve()
+
+
+def save_upload(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file); an existing file is kept."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def delete_uploads(upload_dir: Path, image_paths: Iterable[str]) -> int:
+    """Delete the files among ``image_paths`` that lie in ``upload_dir`` (rows enrolled from elsewhere keep
+    their files); returns the files deleted."""
+    root = upload_dir.resolve()
+    deleted = 0
+    for image_path in image_paths:
+        path = Path(image_path)
+        if path.is_relative_to(root) and path.is_file():
+            path.unlink()
+            deleted += 1
+    return deleted
