@@ -1,8 +1,9 @@
 """Detect, pick and align the faces of one photo: RGB in, ``size`` x ``size`` template-aligned RGB crops out."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image
 
@@ -61,6 +62,12 @@ class FaceAligner:
     def metadata(self) -> dict[str, Any]:
         """The preprocessing record a gallery stores, so aligned and unaligned embeddings never mix."""
         return {"aligned": True, "template": TEMPLATE_NAME, "size": self.size}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Every setting that changes the crops (a re-run of ``facerec-align`` resumes only with the same)."""
+        return {**self.metadata, "multi_face": self.multi_face, "allow_border": self.allow_border,
+                **self.detector.options}
 
     def align_rgb(self, image: Image.Image) -> Alignment:
         """Detect faces in an RGB photo and warp the kept ones onto the template."""

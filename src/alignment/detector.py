@@ -2,8 +2,9 @@
 so nothing is downloaded at run time)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 from faceie.mtcnn import detect_faces
@@ -57,8 +58,14 @@ class FaceDetector:
             raise ValueError(f"thresholds={list(thresholds)}: give three probabilities in (0, 1) for P-, R-, O-Net.")
         self.min_face_size = int(min_face_size)
         self.thresholds = tuple(float(t) for t in thresholds)
-        self.rotations = np.radians(np.asarray(rotations_deg, np.float64))
+        self.rotations_deg = [float(a) for a in rotations_deg]
         self.max_side = int(max_side)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The settings that change what is found (recorded in reports; a re-run resumes only with the same)."""
+        return {"min_face_size": self.min_face_size, "thresholds": list(self.thresholds),
+                "rotations_deg": self.rotations_deg, "max_side": self.max_side}
 
     def detection_copy(self, image: Image.Image) -> tuple[Image.Image, float]:
         """``image`` shrunk to ``max_side`` (or itself) and the factor from its coordinates to the photo's."""
@@ -75,11 +82,11 @@ class FaceDetector:
         if min(small.size) < PNET_WINDOW:
             return []
         p, r, o = self.thresholds
-        found = detect_faces(small, rotations=self.rotations, extract_images=None,
+        found = detect_faces(small, rotations=np.radians(self.rotations_deg), extract_images=None,
                              proposal_skip_downscale_factor=self.min_face_size / PNET_WINDOW,
                              proposal_probability_threshold=p, refine_probability_threshold=r,
                              output_probability_threshold=o)
         faces = [Face(box, marks.reshape(5, 2), float(prob)).scaled(factor)
-                 for prob, box, marks in zip(found.probabilities, found.bounding_boxes, found.landmarks)]
+                 for prob, box, marks in zip(found.probabilities, found.bounding_boxes, found.landmarks, strict=True)]
         faces = [f for f in faces if f.size >= self.min_face_size * factor]
         return sorted(faces, key=lambda f: f.size, reverse=True)
