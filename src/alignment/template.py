@@ -38,6 +38,9 @@ def warp(image: Image.Image, transform: SimilarityTransform, size: int) -> Image
 
     PIL samples only the output pixels, so a huge photo is never converted to a float array.
     """
-    inverse = np.linalg.inv(transform.params)  # output pixel -> source pixel, as PIL's AFFINE expects
+    # Landmarks are pixel indices; PIL's AFFINE maps output to input in continuous coordinates, where pixel i
+    # spans [i, i + 1): shift by half a pixel on both sides so scaled crops do not drift by up to 0.5 px.
+    half = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    inverse = np.linalg.inv(half @ transform.params @ np.linalg.inv(half))  # output -> source, as PIL expects
     return image.transform((size, size), Image.Transform.AFFINE, data=tuple(inverse[:2].ravel()),
                            resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
