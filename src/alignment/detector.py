@@ -49,7 +49,7 @@ class FaceDetector:
             the landmarks are scaled back, and the crop is warped from the full-resolution photo.
     """
 
-    def __init__(self, min_face_size: int = 24, thresholds: Sequence[float] = (0.6, 0.7, 0.8),
+    def __init__(self, min_face_size: int = 40, thresholds: Sequence[float] = (0.6, 0.7, 0.8),
                  rotations_deg: Sequence[float] = (0.0,), max_side: int = 1024) -> None:
         if min_face_size < PNET_WINDOW:
             raise ValueError(f"min_face_size={min_face_size} is below MTCNN's {PNET_WINDOW}-pixel window; "

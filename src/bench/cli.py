@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from src.bench.align import AlignConfig, run_align
 from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
@@ -25,10 +26,11 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "ingest": (IngestConfig, run_ingest),
     "search": (SearchConfig, run_search),
     "embed": (EmbedConfig, run_embed),
+    "align": (AlignConfig, run_align),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,align} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
-         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]")
+         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10")
 
 
 def _params(cfg: Any) -> dict[str, Any]:
