@@ -1,4 +1,5 @@
-"""Align raw photos: `facerec-align input=<folder> output=<folder> [alignment.multi_face=all] [workers=4]` (Hydra)."""
+"""Align raw photos: `facerec-align input=<folder> output=<folder> [alignment.multi_face=all] [alignment.workers=4]`
+(Hydra; options in conf/alignment/mtcnn.yaml)."""
 from __future__ import annotations
 
 import hydra
@@ -17,7 +18,8 @@ def align(cfg: DictConfig) -> AlignReport:
     for key in ("input", "output"):
         if not cfg.get(key):
             raise ValueError(f"{key} is required: {USAGE}")
-    report = align_folder(cfg.input, cfg.output, FaceAligner.from_config(cfg.alignment), cfg.workers, cfg.progress)
+    report = align_folder(cfg.input, cfg.output, FaceAligner.from_config(cfg.alignment), cfg.alignment.workers,
+                          cfg.progress)
     summary = report.as_dict()
     rate = f"{summary['images_per_sec']:.2f} images/s" if summary["images_per_sec"] else "nothing new"
     print(f"{summary['images']} images: {summary['faces_found']} aligned faces in {cfg.output} "

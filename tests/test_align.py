@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
+from train_helpers import ROOT, compose_config, orl_root
 
 from src.alignment.aligner import FaceAligner
 from src.alignment.detector import FaceDetector
@@ -18,7 +19,10 @@ from src.alignment.folder import align_folder
 from src.alignment.scenes import Placement, background, paste, random_scene
 from src.alignment.template import similarity, template
 from src.datamodules.face_dataset import load_rgb
-from tests.train_helpers import ROOT, orl_root
+from src.gallery.export import export_gallery
+from src.inference import FaceGallery, collect_images, load_model
+from src.inference.embed import embed
+from src.vector_store import CollectionMismatchError
 
 # The face area of a 112 crop (between the eyebrows and the chin): around the five landmarks, away from the
 # corners where an ORL photo (92x112) ends and the background of a scene begins.
@@ -152,7 +156,7 @@ def test_facerec_align_command(tmp_path: Path) -> None:
     background(3).save(photos / "empty_room" / "wall.png")
     (photos / "notes.txt").write_text("not a photo")
     out = tmp_path / "aligned"
-    command = [sys.executable, "-m", "src.align", f"input={photos}", f"output={out}", "workers=2",
+    command = [sys.executable, "-m", "src.align", f"input={photos}", f"output={out}", "alignment.workers=2",
                "progress=false", f"hydra.run.dir={tmp_path / 'run'}"]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]  # some photos without a face are not an error
@@ -169,3 +173,38 @@ def test_facerec_align_command(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is inside input"):
         align_folder(photos, photos / "s1" / "aligned", FaceAligner(), workers=1, progress=False)
     assert sorted(p.name for p in photos.rglob("*")) == ["desk.jpg", "empty_room", "notes.txt", "s1", "wall.png"]
+
+
+def test_align_true_embeds_the_aligned_face_and_never_mixes_galleries(trained_run, tmp_path: Path) -> None:
+    _, objects = trained_run
+    ckpt = objects["best_ckpt"]
+    plain, aligned = load_model(ckpt), load_model(ckpt, align=True)
+    assert aligned.preprocessing == {"aligned": True, "template": "arcface-5pt-112", "size": plain.image_size}
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("s1", "s2"):
+        random_scene(load_rgb(orl_root() / name / "3.pgm"), 0, rng)[0].save(photos / f"{name}.jpg")
+    background(4).save(photos / "empty.png")
+    # facerec-embed align=true: the photo without a face is skipped and counted like an unreadable file.
+    result = embed(compose_config("embed", [f"ckpt_path={ckpt}", f"input={photos}", f"output_dir={tmp_path / 'out'}",
+                                            "align=true", "alignment.workers=1"], tmp_path))
+    assert (result.images, result.skipped) == (2, 1)
+    skipped = json.loads(Path(result.skipped_file).read_text())
+    assert skipped[0]["path"].endswith("empty.png") and skipped[0]["reason"].startswith("no face")
+    # What is embedded is the aligned crop at the model's input size: same vector as embedding that crop.
+    crop = FaceAligner(size=plain.image_size).align_rgb(load_rgb(photos / "s1.jpg")).crops[0]
+    crop.save(tmp_path / "crop.png")
+    assert float(aligned.embed([photos / "s1.jpg"])[0] @ plain.embed([tmp_path / "crop.png"])[0]) > 0.999
+    images = aligned.keep_faces(collect_images(photos))
+    assert [p.name for p in images.paths] == ["s1.jpg", "s2.jpg"] and images.skipped_reasons() == {"no face": 1}
+    # A gallery records its preprocessing; aligned and plain embeddings never meet in one collection.
+    uri = str(tmp_path / "gallery.db")
+    with FaceGallery.open(aligned, uri, collection="raw", create=True) as gallery:
+        assert gallery.enroll("s1", [photos / "s1.jpg"]) == 1
+    with pytest.raises(CollectionMismatchError, match="preprocessing"):
+        FaceGallery.open(plain, uri, collection="raw")
+    export_gallery(plain.loaded, [(tmp_path / "crop.png", "s1")], {"uri": uri, "collection": "crops"},
+                   image_size=plain.image_size)  # built before alignment existed: no preprocessing record
+    with pytest.raises(CollectionMismatchError, match="'aligned': False"):
+        FaceGallery.open(aligned, uri, collection="crops")

@@ -77,5 +77,5 @@ class FaceAligner:
         if self.multi_face == "skip" and len(inside) > 1:
             return Alignment([], [], len(faces), cut, skipped_multiple=True)
         kept = inside if self.multi_face == "all" else inside[:1]
-        crops = [warp(image, similarity(f.landmarks, self.size), self.size) for f in kept]
+        crops = [warp(image, similarity(f.landmarks, self.size).params, self.size) for f in kept]
         return Alignment(crops, kept, len(faces), cut)

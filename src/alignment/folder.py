@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from src.alignment.aligner import FaceAligner
 from src.alignment.report import AlignReport, ImageResult, previous_results
+from src.alignment.workers import map_with_aligner
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.folder_scan import IMAGE_EXTENSIONS
 
@@ -27,6 +26,7 @@ class Job:
     source: Path
     key: str  # the photo's path relative to the input folder: its name in the report
     stem: str
+    output_dir: Path
 
 
 def check_folders(input_dir: Path, output_dir: Path) -> None:
@@ -40,7 +40,7 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
                          "Choose an output folder outside it.")
 
 
-def find_jobs(input_dir: Path) -> tuple[list[Job], list[tuple[str, str]]]:
+def find_jobs(input_dir: Path, output_dir: Path) -> tuple[list[Job], list[tuple[str, str]]]:
     """Photos under ``input_dir`` (flat files and one level of person folders) and the files not taken, with why."""
     files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not any(
         part.startswith(".") for part in p.relative_to(input_dir).parts))
@@ -57,7 +57,7 @@ def find_jobs(input_dir: Path) -> tuple[list[Job], list[tuple[str, str]]]:
             rejected.append((key, f"same output name as {taken[stem]} ({stem}.png); rename one of them"))
         else:
             taken[stem] = key
-            jobs.append(Job(path, key, stem))
+            jobs.append(Job(path, key, stem, output_dir))
     return jobs, rejected
 
 
@@ -68,19 +68,9 @@ def output_names(stem: str, count: int, multi_face: str) -> list[str]:
     return [f"{stem}.png"][:count]
 
 
-_ALIGNER: FaceAligner | None = None  # one per worker process, built by _init_worker
-
-
-def _init_worker(aligner: FaceAligner) -> None:
-    global _ALIGNER
-    _ALIGNER = aligner
-
-
-def align_job(job: Job, output_dir: Path, aligner: FaceAligner | None = None) -> ImageResult:
+def align_job(job: Job, aligner: FaceAligner) -> ImageResult:
     """Align one photo and write its crops (each written to a temporary name, then renamed, so an interrupted
     run never leaves a half-written PNG that a re-run would take as done)."""
-    aligner = aligner or _ALIGNER
-    assert aligner is not None, "worker started without an aligner"
     try:
         image = load_rgb(job.source)
     except Exception as error:  # PIL and the decoder raise many types for broken files
@@ -91,22 +81,12 @@ def align_job(job: Job, output_dir: Path, aligner: FaceAligner | None = None) ->
         return ImageResult(job.key, "failed", reason=f"alignment failed: {type(error).__name__}: {error}")
     names = output_names(job.stem, len(result.crops), aligner.multi_face)
     for crop, name in zip(result.crops, names, strict=True):
-        target = output_dir / name
+        target = job.output_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         crop.save(tmp, format="PNG")
         tmp.replace(target)
     return ImageResult(job.key, result.status, tuple(names), result.detected, result.cut_by_border)
-
-
-def run_jobs(jobs: list[Job], output_dir: Path, aligner: FaceAligner, workers: int) -> Iterator[ImageResult]:
-    """Results in completion order; ``workers`` processes (in this process when ``workers <= 1``)."""
-    if workers <= 1 or len(jobs) < 2:
-        for job in jobs:
-            yield align_job(job, output_dir, aligner)
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(aligner,)) as pool:
-        yield from pool.map(align_job, jobs, [output_dir] * len(jobs), chunksize=4)
 
 
 def align_folder(input_dir: str | Path, output_dir: str | Path, aligner: FaceAligner, workers: int = 0,
@@ -117,7 +97,7 @@ def align_folder(input_dir: str | Path, output_dir: str | Path, aligner: FaceAli
     """
     input_dir, output_dir = Path(input_dir).expanduser(), Path(output_dir).expanduser()
     check_folders(input_dir, output_dir)
-    jobs, rejected = find_jobs(input_dir)
+    jobs, rejected = find_jobs(input_dir, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     report = AlignReport(str(input_dir), str(output_dir), aligner.options)
     done = {key: r for key, r in previous_results(output_dir, aligner.options).items()
@@ -138,7 +118,7 @@ def align_folder(input_dir: str | Path, output_dir: str | Path, aligner: FaceAli
     with Progress(TextColumn("aligning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not progress) as bar:
         task = bar.add_task("aligning", total=len(todo))
-        for result in run_jobs(todo, output_dir, aligner, workers):
+        for result in map_with_aligner(align_job, todo, aligner, workers):
             report.add(result)
             bar.advance(task)
     report.seconds, report.processed = time.perf_counter() - start, len(todo)

@@ -33,14 +33,15 @@ def similarity(landmarks: np.ndarray, size: int) -> SimilarityTransform:
     return transform
 
 
-def warp(image: Image.Image, transform: SimilarityTransform, size: int) -> Image.Image:
-    """The ``size`` x ``size`` RGB crop that ``transform`` maps ``image`` onto; outside the photo is black.
+def warp(image: Image.Image, matrix: np.ndarray, size: int) -> Image.Image:
+    """The ``size`` x ``size`` RGB crop that ``matrix`` (3x3, photo -> crop pixels) maps ``image`` onto; outside
+    the photo is black.
 
     PIL samples only the output pixels, so a huge photo is never converted to a float array.
     """
     # Landmarks are pixel indices; PIL's AFFINE maps output to input in continuous coordinates, where pixel i
     # spans [i, i + 1): shift by half a pixel on both sides so scaled crops do not drift by up to 0.5 px.
     half = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
-    inverse = np.linalg.inv(half @ transform.params @ np.linalg.inv(half))  # output -> source, as PIL expects
+    inverse = np.linalg.inv(half @ matrix @ np.linalg.inv(half))  # output -> source, as PIL expects
     return image.transform((size, size), Image.Transform.AFFINE, data=tuple(inverse[:2].ravel()),
                            resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
