@@ -17,6 +17,7 @@ from src.datamodules.face_dataset import load_rgb
 from src.datamodules.folder_scan import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
+SAVE_EVERY_S = 10.0  # the report is rewritten this often during a run, so an interrupted run can resume
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,18 @@ def align_folder(input_dir: str | Path, output_dir: str | Path, aligner: FaceAli
         log.warning("%s: %d of %d photos were aligned by an earlier run with the same options; skipping them.",
                     output_dir, report.resumed, len(jobs))
     workers = workers or os.cpu_count() or 1
-    start = time.perf_counter()
+    start = saved = time.perf_counter()
     with Progress(TextColumn("aligning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not progress) as bar:
         task = bar.add_task("aligning", total=len(todo))
         for result in map_with_aligner(align_job, todo, aligner, workers):
             report.add(result)
+            report.processed += 1
             bar.advance(task)
-    report.seconds, report.processed = time.perf_counter() - start, len(todo)
+            if time.perf_counter() - saved > SAVE_EVERY_S:  # an interrupted run resumes from here
+                report.seconds, saved = time.perf_counter() - start, time.perf_counter()
+                report.write()
+    report.seconds = time.perf_counter() - start
     report.write()
     return report
 
