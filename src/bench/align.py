@@ -38,7 +38,7 @@ class AlignConfig(CommonConfig):
     photos_per_person: int = 2  # scenes use photos 2..; photo 1 of each person is the identification gallery
     scale: list[float] = field(default_factory=lambda: [1.0, 2.5])
     max_angle: float = 20.0
-    min_face_sizes: list[int] = field(default_factory=lambda: [40, 24])  # the first one is the quality run
+    min_face_sizes: list[int] = field(default_factory=lambda: [40, 48, 24])  # the first one is the quality run
     workers: list[int] = field(default_factory=lambda: [1, 2])  # facerec-align end-to-end runs
 
     def check(self) -> None:
