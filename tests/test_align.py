@@ -16,24 +16,13 @@ from train_helpers import ROOT, compose_config, orl_root
 from src.alignment.aligner import FaceAligner
 from src.alignment.detector import FaceDetector
 from src.alignment.folder import align_folder
-from src.alignment.scenes import Placement, background, paste, random_scene
+from src.alignment.scenes import Placement, background, face_vector, paste, random_scene
 from src.alignment.template import similarity, template
 from src.datamodules.face_dataset import load_rgb
 from src.gallery.export import export_gallery
 from src.inference import FaceGallery, collect_images, load_model
 from src.inference.embed import embed
 from src.vector_store import CollectionMismatchError
-
-# The face area of a 112 crop (between the eyebrows and the chin): around the five landmarks, away from the
-# corners where an ORL photo (92x112) ends and the background of a scene begins.
-INNER = (slice(28, 104), slice(20, 92))
-
-
-def inner_pixels(crop: Image.Image) -> np.ndarray:
-    """Zero-mean, unit-norm grey pixels of the face area (a plain pixel descriptor)."""
-    x = np.asarray(crop.convert("L"), np.float64)[INNER].ravel()
-    x = x - x.mean()
-    return x / np.linalg.norm(x)
 
 
 @pytest.fixture(scope="module")
@@ -81,21 +70,21 @@ def test_pasted_orl_faces_are_found_and_aligned_like_the_photo(orl_scenes: dict[
     assert np.mean(found) >= 0.9  # measured 59/60 on 60 scenes (docs/performance/align_cpu.json)
     pairs = [(p, s) for p, s in zip(orl_scenes["photo"], orl_scenes["scene"], strict=True) if p.crops and s.crops]
     assert len(pairs) >= 17
-    corr = np.array([inner_pixels(p.crops[0]) @ inner_pixels(s.crops[0]) for p, s in pairs])
+    corr = np.array([face_vector(p.crops[0]) @ face_vector(s.crops[0]) for p, s in pairs])
     # Same photo, different scale/angle/place: the aligned face areas agree (measured median 0.95, min 0.81
     # over 60 scenes); a different person's aligned face correlates far less (shuffled pairs below).
     assert np.median(corr) > 0.9 and corr.min() > 0.7
-    shuffled = np.array([inner_pixels(p.crops[0]) @ inner_pixels(s.crops[0])
+    shuffled = np.array([face_vector(p.crops[0]) @ face_vector(s.crops[0])
                          for p, s in zip([p for p, _ in pairs], [s for _, s in pairs][1:] + [pairs[0][1]],
                                          strict=True)])
     assert np.median(shuffled) < np.median(corr) - 0.2
 
 
 def test_identifying_scenes_works_as_well_as_the_photos(orl_scenes: dict[str, list]) -> None:
-    gallery = np.stack([inner_pixels(a.crops[0]) for a in orl_scenes["gallery"]])
+    gallery = np.stack([face_vector(a.crops[0]) for a in orl_scenes["gallery"]])
 
     def rank1(alignments: list) -> float:
-        hits = [bool(a.crops) and int(np.argmax(gallery @ inner_pixels(a.crops[0]))) == i
+        hits = [bool(a.crops) and int(np.argmax(gallery @ face_vector(a.crops[0]))) == i
                 for i, a in enumerate(alignments)]
         return float(np.mean(hits))  # an undetected face counts as a miss
 
@@ -115,7 +104,7 @@ def test_bad_input_faces(aligner: FaceAligner) -> None:
     huge = Image.new("RGB", (4000, 3000), (90, 120, 60))
     huge.paste(astronaut.resize((1536, 1536), Image.Resampling.BICUBIC), (1800, 900))
     crops = [aligner.align_rgb(im).crops[0] for im in (astronaut, huge)]
-    assert inner_pixels(crops[0]) @ inner_pixels(crops[1]) > 0.85  # measured 0.93
+    assert face_vector(crops[0]) @ face_vector(crops[1]) > 0.85  # measured 0.93
     # A tiny face (ORL photo at 35%: 32x39 px) is found only when min_face_size allows it.
     face = load_rgb(orl_root() / "s3" / "2.pgm")
     tiny = paste(face, background(1), Placement(0.35, 0.0, 300, 200))

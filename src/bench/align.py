@@ -22,13 +22,12 @@ from PIL import Image
 from src.alignment.aligner import FaceAligner
 from src.alignment.detector import FaceDetector
 from src.alignment.folder import align_folder
-from src.alignment.scenes import BACKGROUNDS, background, random_scene
+from src.alignment.scenes import BACKGROUNDS, background, face_vector, random_scene
 from src.bench.config import CommonConfig
 from src.bench.report import Outcome, make_table
 from src.datamodules.face_dataset import load_rgb
 
 log = logging.getLogger(__name__)
-INNER = (slice(28, 104), slice(20, 92))  # the face area of a 112 crop (eyebrows to chin)
 
 
 @dataclass
@@ -44,13 +43,6 @@ class AlignConfig(CommonConfig):
     def check(self) -> None:
         if not Path(self.data_root).is_dir():
             raise ValueError(f"data_root={self.data_root} is not a folder of <person>/<image> face photos")
-
-
-def face_vector(crop: Image.Image) -> np.ndarray:
-    """Zero-mean unit-norm grey pixels of the face area (alignment consistency and pixel identification)."""
-    x = np.asarray(crop.convert("L"), np.float64)[INNER].ravel()
-    x = x - x.mean()
-    return x / np.linalg.norm(x)
 
 
 def timed(label: str, fn: Any, images: list[Image.Image]) -> tuple[list[Any], dict[str, Any]]:
