@@ -43,8 +43,9 @@ class FaceDetector:
         min_face_size: smallest face (box side, pixels of the detection copy) to look for and to keep.
             Smaller values search finer pyramid levels and cost time.
         thresholds: P-, R- and O-Net face probabilities a candidate must reach.
-        rotations_deg: in-plane angles the photo is searched at; ``[0]`` finds faces up to about +-30 degrees
-            of tilt, adding ``[-90, -45, 45, 90]`` finds sideways faces at about 5x the time.
+        rotations_deg: in-plane angles the photo is searched at. Measured on pasted ORL faces: ``[0]`` found
+            31/33 tilted up to 30 degrees, 13/16 at 30-45, 3/11 at 45-60; ``[-45, 0, 45]`` found 59/60 up to
+            60 degrees at about 3x the time.
         max_side: photos are detected on a copy whose longer side is at most this (bounded time and memory);
             the landmarks are scaled back, and the crop is warped from the full-resolution photo.
     """
