@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from src.bench.align import AlignConfig, run_align
 from src.bench.arch import ArchConfig, run_arch
 from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.embed import EmbedConfig, run_embed
@@ -29,10 +30,11 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "embed": (EmbedConfig, run_embed),
     "arch": (ArchConfig, run_arch),
     "serve": (ServeBenchConfig, run_serve_bench),
+    "align": (AlignConfig, run_align),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
-         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]\n"
+         "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
          "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")
 
 

@@ -1,10 +1,11 @@
 """Embed lists of image files with a TTA embedder, streaming through a DataLoader with a progress bar."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
+from PIL import Image
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,14 +15,18 @@ from rich.progress import (
 )
 from torch.utils.data import DataLoader
 
-from src.datamodules.face_dataset import FaceImageDataset
+from src.datamodules.face_dataset import FaceImageDataset, load_rgb
 from src.datamodules.transforms import eval_transform
 from src.embedding.tta import TTAEmbedder
 
 
-def image_loader(paths: list[Path], image_size: int, batch_size: int = 64, num_workers: int = 0) -> DataLoader:
-    """Ordered loader over ``paths`` with the evaluation transform; items are ``(image, 0, index)``."""
-    dataset = FaceImageDataset([(Path(p), 0) for p in paths], eval_transform(image_size))
+def image_loader(paths: list[Path], image_size: int, batch_size: int = 64, num_workers: int = 0,
+                 read: Callable[[Path], Image.Image] = load_rgb) -> DataLoader:
+    """Ordered loader over ``paths`` with the evaluation transform; items are ``(image, 0, index)``.
+
+    ``read`` turns a path into an RGB image (default: decode; an ``AlignedLoader`` gives aligned face crops).
+    """
+    dataset = FaceImageDataset([(Path(p), 0) for p in paths], eval_transform(image_size), read)
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
 
 
@@ -32,10 +37,10 @@ def progress_bar(description: str) -> Progress:
 
 def stream_embeddings(
     embedder: TTAEmbedder, paths: list[Path], image_size: int, batch_size: int = 64, num_workers: int = 0,
-    description: str = "embedding",
+    description: str = "embedding", read: Callable[[Path], Image.Image] = load_rgb,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(embeddings, indices into paths)`` batch by batch, showing progress."""
-    loader = image_loader(paths, image_size, batch_size, num_workers)
+    loader = image_loader(paths, image_size, batch_size, num_workers, read)
     with progress_bar(description) as progress:
         task = progress.add_task(description, total=len(paths))
         for embeddings, index in embedder.stream(loader):

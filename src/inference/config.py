@@ -17,5 +17,7 @@ def required(cfg: DictConfig, key: str, usage: str) -> Any:
 
 
 def model_from_config(cfg: DictConfig, usage: str) -> FaceModel:
-    """The checkpoint's model with ``gallery.tta`` (input size from the checkpoint, else ``data.image_size``)."""
-    return load_model(required(cfg, "ckpt_path", usage), cfg.gallery.tta, fallback_image_size=cfg.data.image_size)
+    """The checkpoint's model with ``gallery.tta`` (input size from the checkpoint, else ``data.image_size``);
+    ``align=true`` detects and aligns faces first (options: the ``alignment`` group)."""
+    return load_model(required(cfg, "ckpt_path", usage), cfg.gallery.tta, fallback_image_size=cfg.data.image_size,
+                      align=bool(cfg.get("align", False)), alignment=cfg.get("alignment"))

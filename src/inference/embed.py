@@ -14,9 +14,9 @@ USAGE = "facerec-embed ckpt_path=checkpoints/<task>/<run>/last.ckpt input=<image
 
 def embed(cfg: DictConfig) -> EmbedResult:
     """Write ``embeddings.npy``, ``names.json`` and ``skipped.json`` for ``cfg.input`` into ``cfg.output_dir``."""
-    images = collect_images(required(cfg, "input", USAGE))
-    images.report()
     model = model_from_config(cfg, USAGE)
+    images = model.keep_faces(collect_images(required(cfg, "input", USAGE)))  # align=true: faceless skipped
+    images.report()
     result = save_embeddings(model, images, required(cfg, "output_dir", USAGE), cfg.gallery.batch_size,
                              cfg.gallery.num_workers)
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(images.skipped_reasons().items())) or "none"

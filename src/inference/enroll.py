@@ -21,8 +21,10 @@ def enroll(cfg: DictConfig) -> int:
     if images.by_identity:
         raise ValueError(f"images={images.source} holds identity folders; give one person's folder or image "
                          "(to add a whole dataset use facerec-export).")
+    model = model_from_config(cfg, USAGE)
+    images = model.keep_faces(images)  # align=true: photos without a face are skipped and counted
     images.report()
-    with FaceGallery.open(model_from_config(cfg, USAGE), cfg.milvus) as gallery:
+    with FaceGallery.open(model, cfg.milvus) as gallery:
         rows = gallery.enroll(person_id, images.paths, cfg.gallery.batch_size)
         total = gallery.count()
     print(f"Enrolled {rows} images of {person_id!r} ({len(images.skipped)} files skipped); "

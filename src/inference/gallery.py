@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from src.alignment.preprocess import UNALIGNED
 from src.evaluation.acceptance import accepts
 from src.inference.model import FaceModel, load_model
 from src.vector_store import (
@@ -53,8 +54,10 @@ def milvus_settings(milvus: Mapping[str, Any] | str, collection: str | None = No
 
 
 def check_same_model(meta: GalleryMetadata, model: FaceModel, where: str) -> None:
-    """Raise CollectionMismatchError when the collection was built with another model or TTA mode."""
-    checks = [("model", meta.model_id, model.model_id), ("TTA mode", meta.tta_mode, model.tta_mode)]
+    """Raise CollectionMismatchError when the collection was built with another model, TTA mode or
+    preprocessing (aligned faces vs plain crops: galleries from before alignment count as plain crops)."""
+    checks = [("model", meta.model_id, model.model_id), ("TTA mode", meta.tta_mode, model.tta_mode),
+              ("preprocessing", meta.extra.get("preprocessing", UNALIGNED), model.preprocessing)]
     problems = [f"{what}: collection has {stored!r}, loaded model gives {mine!r}"
                 for what, stored, mine in checks if stored != mine]
     if problems:
@@ -62,8 +65,8 @@ def check_same_model(meta: GalleryMetadata, model: FaceModel, where: str) -> Non
         raise CollectionMismatchError(
             f"Collection {where} was built with another model; searching or enrolling with this one would "
             "compare incompatible embeddings:\n  - " + "\n  - ".join(problems) +
-            f"\nUse the checkpoint ({built_with}) and gallery.tta it was built with, or rebuild it for this "
-            "model: facerec-export ckpt_path=<ckpt> milvus.recreate=true (deletes its rows).")
+            f"\nUse the checkpoint ({built_with}), gallery.tta and align setting it was built with, or rebuild it "
+            "for this model: facerec-export ckpt_path=<ckpt> milvus.recreate=true (deletes its rows).")
 
 
 def open_existing(store: MilvusStore) -> GalleryMetadata:
@@ -103,7 +106,8 @@ class FaceGallery:
         try:
             if create:  # creates, or checks model, TTA mode, dim and index of the existing one
                 store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode, extra={
-                    "checkpoint": model.loaded.checkpoint, "image_size": model.image_size})
+                    "checkpoint": model.loaded.checkpoint, "image_size": model.image_size,
+                    "preprocessing": model.preprocessing})
             else:
                 check_same_model(open_existing(store), model,
                                  f"{store.collection_name!r} at {store.settings.display_uri}")

@@ -20,9 +20,9 @@ USAGE = "facerec-identify ckpt_path=<ckpt> image=<image or folder> milvus.uri=<g
 
 def identify(cfg: DictConfig) -> dict[str, Any]:
     """Search every readable image of ``cfg.image`` in the gallery; writes and returns the summary with results."""
-    images = collect_images(required(cfg, "image", USAGE))
-    images.report()
     model = model_from_config(cfg, USAGE)
+    images = model.keep_faces(collect_images(required(cfg, "image", USAGE)))  # align=true: faceless skipped
+    images.report()
     threshold = resolve_threshold(cfg.threshold, cfg.threshold_from, Path(cfg.paths.root_dir) / "outputs",
                                   model.model_id, model.tta_mode, cfg.default_threshold)
     with FaceGallery.open(model, cfg.milvus) as gallery:

@@ -1,16 +1,23 @@
 """A trained face embedder with its TTA mode: image files in, unit-norm embeddings out."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
+from src.alignment.aligner import FaceAligner
+from src.alignment.preprocess import UNALIGNED, AlignedLoader
+from src.datamodules.face_dataset import load_rgb
 from src.embedding.checkpoint import LoadedEmbedder, load_embedder
 from src.embedding.images import embed_paths, stream_embeddings
 from src.embedding.tta import TTAEmbedder
 from src.gallery.export import model_id
+from src.inference.images import ImageSet
 
 
 class FaceModel:
@@ -21,20 +28,55 @@ class FaceModel:
         tta_mode: ``concat`` | ``sum`` | ``none``; a gallery only accepts the mode it was built with.
         image_size: input size; default the size stored in the checkpoint.
         device: default CUDA when available, else CPU.
+        align: detect each photo's face and embed it aligned onto the ArcFace template (raw photos in);
+            photos without a face are skipped (see :meth:`keep_faces`).
+        alignment: alignment options (the keys of conf/alignment/mtcnn.yaml); default: those defaults.
     """
 
     def __init__(self, loaded: LoadedEmbedder, tta_mode: str = "concat", image_size: int | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, align: bool = False,
+                 alignment: Mapping[str, Any] | None = None) -> None:
         self.loaded = loaded
         self.embedder = TTAEmbedder(loaded.model, mode=tta_mode, device=device)
         self.image_size = int(image_size or loaded.image_size or 0)
         if not self.image_size:
             raise ValueError(f"{loaded.checkpoint} stores no image size; pass image_size=<training image size>.")
+        self.aligned: AlignedLoader | None = None
+        if align:  # crops come out at the model's input size
+            aligner = (FaceAligner.from_config(alignment, size=self.image_size) if alignment
+                       else FaceAligner(size=self.image_size))
+            self.aligned = AlignedLoader(aligner, int(alignment.get("workers", 0)) if alignment else 0)
 
     @property
     def model_id(self) -> str:
         """Architecture and checkpoint hash, as stored in the gallery collection."""
         return model_id(self.loaded)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        """How images are prepared before embedding, as stored in a gallery (aligned or not, template)."""
+        return self.aligned.aligner.metadata if self.aligned else dict(UNALIGNED)
+
+    def keep_faces(self, images: ImageSet) -> ImageSet:
+        """With ``align``: detect every photo's face once; photos without a usable face move to ``skipped``
+        (reason ``no face: ...``), counted and reported like unreadable files. Without: ``images`` unchanged."""
+        if self.aligned is None:
+            return images
+        faceless = self.aligned.prepare(images.paths)
+        if not faceless:
+            return images
+        if len(faceless) == len(images.paths):
+            raise ValueError(f"No face found in any of the {len(faceless)} images of {images.source} (first: "
+                             f"{faceless[0][0]}: {faceless[0][1]}).")
+        dropped = {path for path, _ in faceless}
+        kept = [(p, person) for p, person in zip(images.paths, images.person_ids, strict=True) if p not in dropped]
+        return replace(images, paths=[p for p, _ in kept], person_ids=[person for _, person in kept],
+                       skipped=images.skipped + faceless)
+
+    @property
+    def read(self) -> Callable[[Path], Image.Image]:
+        """Path -> RGB image for the embedding loader: the aligned face crop with ``align``, else the photo."""
+        return self.aligned or load_rgb
 
     @property
     def tta_mode(self) -> str:
@@ -49,16 +91,18 @@ class FaceModel:
                description: str = "embedding") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(embeddings, indices into paths)`` batch by batch, with a progress bar."""
         return stream_embeddings(self.embedder, [Path(p) for p in paths], self.image_size, batch_size,
-                                 num_workers, description=description)
+                                 num_workers, description=description, read=self.read)
 
     def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0) -> np.ndarray:
         """Embeddings ``(len(paths), dim)`` in the order of ``paths``."""
         return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, batch_size=batch_size,
-                           num_workers=num_workers)
+                           num_workers=num_workers, read=self.read)
 
 
 def load_model(ckpt_path: str | Path, tta_mode: str = "concat", fallback_image_size: int | None = None,
-               device: str | torch.device | None = None) -> FaceModel:
-    """Load a training checkpoint's embedder (input size from the checkpoint, else ``fallback_image_size``)."""
+               device: str | torch.device | None = None, align: bool = False,
+               alignment: Mapping[str, Any] | None = None) -> FaceModel:
+    """Load a training checkpoint's embedder (input size from the checkpoint, else ``fallback_image_size``);
+    ``align=True``: raw photos in, faces detected and aligned before embedding."""
     loaded = load_embedder(ckpt_path)
-    return FaceModel(loaded, tta_mode, loaded.image_size or fallback_image_size, device)
+    return FaceModel(loaded, tta_mode, loaded.image_size or fallback_image_size, device, align, alignment)
