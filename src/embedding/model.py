@@ -1,16 +1,21 @@
-"""A trained face embedder with its TTA mode: image files in, unit-norm embeddings out."""
+"""A trained model with its TTA mode: the one object that turns image files into gallery embeddings.
+
+Built from a checkpoint by :func:`load_model`; export, the end-of-training callback, the gallery
+(identify/enroll), ``facerec-embed`` and evaluation all embed through it, so the TTA wrapper and the model id
+that a collection stores are made in one place.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from src.embedding.checkpoint import LoadedEmbedder, load_embedder
+from src.embedding.checkpoint import LoadedEmbedder, load_embedder, model_id
 from src.embedding.images import embed_paths, stream_embeddings
 from src.embedding.tta import TTAEmbedder
-from src.gallery.export import model_id
 
 
 class FaceModel:
@@ -33,7 +38,7 @@ class FaceModel:
 
     @property
     def model_id(self) -> str:
-        """Architecture and checkpoint hash, as stored in the gallery collection."""
+        """Architecture and checkpoint hash, as stored in the gallery collection and the evaluation report."""
         return model_id(self.loaded)
 
     @property
@@ -45,15 +50,24 @@ class FaceModel:
         """Embedding dimension (2 x 512 with ``concat``)."""
         return self.embedder.dim
 
-    def stream(self, paths: Sequence[Path], batch_size: int = 64, num_workers: int = 0,
+    @property
+    def device(self) -> torch.device:
+        return self.embedder.device
+
+    def describe(self) -> dict[str, Any]:
+        """What a collection records about the model besides its id and TTA mode (checkpoint path, input size)."""
+        return {"checkpoint": self.loaded.checkpoint, "image_size": self.image_size}
+
+    def stream(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0,
                description: str = "embedding") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(embeddings, indices into paths)`` batch by batch, with a progress bar."""
         return stream_embeddings(self.embedder, [Path(p) for p in paths], self.image_size, batch_size,
                                  num_workers, description=description)
 
-    def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0) -> np.ndarray:
-        """Embeddings ``(len(paths), dim)`` in the order of ``paths``."""
-        return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, batch_size=batch_size,
+    def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """Embeddings ``(len(paths), dim)`` in the order of ``paths`` (written into ``out`` when given)."""
+        return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, out=out, batch_size=batch_size,
                            num_workers=num_workers)
 
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from src.embedding.checkpoint import LoadedEmbedder
+from src.embedding.checkpoint import LoadedEmbedder, model_id
 from src.embedding.images import embed_paths
 from src.embedding.tta import TTAEmbedder
 from src.evaluation.latency import batched_throughput, ef_sweep, single_query_latency
@@ -22,7 +22,6 @@ from src.evaluation.scoring import (
     recall_section,
     verification_section,
 )
-from src.gallery.export import model_id
 from src.monitoring import HardwareSampler, hardware_info
 from src.vector_store import MilvusStore, path_to_id
 
