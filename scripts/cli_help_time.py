@@ -34,11 +34,10 @@ def _module(root: Path, module: str) -> str | None:
 
 
 def measure(root: Path, module: str, repeat: int) -> dict:
-    args = ["--help"] if module != "src.inference.enroll" or True else []
     seconds = []
     for _ in range(repeat):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", module, *args], cwd=root, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=root, capture_output=True, text=True)
         seconds.append(time.perf_counter() - start)
     probe = subprocess.run([sys.executable, "-c", PROBE, module, *HEAVY], cwd=root, capture_output=True, text=True)
     return {"module": module, "help_exit_code": done.returncode, "help_lines": len(done.stdout.splitlines()),
