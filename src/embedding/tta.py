@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import torch
