@@ -1,45 +1,42 @@
-"""Export a gallery with a trained checkpoint: `facerec-export ckpt_path=... data.root=...` (Hydra)."""
+"""Export a gallery with a trained checkpoint: `facerec-export ckpt_path=... data.root=...` (conf/export.yaml)."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
-from src.datamodules.build import build_datamodule
-from src.embedding.checkpoint import load_embedder
-from src.gallery.export import ExportResult, export_gallery, gallery_from_datamodule
+from src.gallery.config import ExportConfig
 from src.utils.paths import CONF_DIR
+from src.utils.typed_config import typed
 from src.vector_store.settings import redact_uri
 
+if TYPE_CHECKING:
+    from src.gallery.export import ExportResult
+
 log = logging.getLogger(__name__)
+USAGE = "facerec-export ckpt_path=checkpoints/<task>/<run>/last.ckpt data.root=<faces> [milvus.uri=...]"
 
 
 def export(cfg: DictConfig) -> ExportResult:
     """Embed the configured data's gallery with ``cfg.ckpt_path`` and upsert it into ``cfg.milvus``."""
-    if not cfg.get("ckpt_path"):
-        raise ValueError("ckpt_path is required: facerec-export ckpt_path=checkpoints/<task>/<run>/last.ckpt ...")
-    loaded = load_embedder(cfg.ckpt_path)
-    datamodule = build_datamodule(cfg.data)
-    options = cfg.gallery
-    result = export_gallery(
-        loaded, gallery_from_datamodule(datamodule, options.identities), cfg.milvus,
-        image_size=loaded.image_size or cfg.data.image_size, tta_mode=options.tta, batch_size=options.batch_size,
-        num_workers=options.num_workers, arrays_dir=_arrays_dir(cfg),
-    )
+    # Imported here, not at the top: torch, Lightning and pymilvus take ~10 s and `--help` needs none of them.
+    from src.datamodules.build import build_datamodule
+    from src.gallery.export import export_gallery, gallery_from_datamodule
+
+    options = typed(ExportConfig, cfg, USAGE)
+    model = options.gallery.load(options.ckpt_path, options.align, options.alignment)
+    datamodule = build_datamodule(options.data)
+    arrays_dir = Path(options.paths.output_dir) if options.gallery.save_arrays else None
+    result = export_gallery(model, gallery_from_datamodule(datamodule, options.gallery.identities), options.milvus,
+                            batch_size=options.gallery.batch_size, num_workers=options.gallery.num_workers,
+                            arrays_dir=arrays_dir)
     print(f"Gallery: {result.rows_in_collection} rows in collection '{result.collection}' at {result.uri} "
-          f"({result.images} images embedded at {result.images_per_sec:.1f} images/s)")
+          f"({result.images} images embedded at {result.images_per_sec:.1f} images/s"
+          f"{f'; {result.no_face} photos without a face left out' if result.no_face else ''})")
     return result
-
-
-def _arrays_dir(cfg: DictConfig) -> Path | None:
-    """The run dir when ``gallery.save_arrays`` asks for embeddings.npy + names.json."""
-    if not cfg.gallery.save_arrays:
-        return None
-    folder = Path(cfg.paths.output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")

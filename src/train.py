@@ -5,13 +5,8 @@ import logging
 from typing import Any
 
 import hydra
-import lightning as L
-import torch
 from omegaconf import DictConfig
 
-from src.datamodules.build import build_datamodule
-from src.eval import evaluate
-from src.utils.instantiate import instantiate_group
 from src.utils.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -19,6 +14,13 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Fit the model described by ``cfg``; returns the final metrics and the objects used."""
+    # Imported here, not at the top: torch and Lightning take ~10 s and `facerec-train --help` needs neither.
+    import lightning as L
+
+    from src.datamodules.build import build_datamodule
+    from src.eval import evaluate
+    from src.utils.instantiate import instantiate_group
+
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg.data)
@@ -41,6 +43,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns val/rank1 so sweeps can optimize it."""
+    import torch
+
     torch.set_float32_matmul_precision("high")
     metrics, _ = train(cfg)
     return metrics.get("val/rank1")

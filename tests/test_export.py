@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from train_helpers import compose_config
 
-from src.embedding.checkpoint import load_embedder
+from src.embedding.model import load_model
 from src.export import export
 from src.gallery.export import export_gallery, gallery_from_datamodule
 from src.vector_store import (
@@ -38,10 +38,10 @@ def test_training_ends_with_a_populated_lite_gallery(trained_run):
 
 def test_round_trip(trained_run, milvus_uri, milvus_collection):
     cfg, objects = trained_run
-    loaded = load_embedder(objects["best_ckpt"])
+    model = load_model(objects["best_ckpt"])
     gallery = gallery_from_datamodule(objects["datamodule"], "held_out")
     milvus_cfg = _milvus_cfg(milvus_uri, milvus_collection)
-    result = export_gallery(loaded, gallery, milvus_cfg, image_size=32)
+    result = export_gallery(model, gallery, milvus_cfg)
     assert result.rows_in_collection == len(gallery) == result.images
     with MilvusStore.from_config(milvus_cfg) as store:
         person = gallery[0][1]
@@ -61,35 +61,35 @@ def test_round_trip(trained_run, milvus_uri, milvus_collection):
         else:  # Milvus Lite has no HNSW: exact FLAT search
             assert index.index_type == "FLAT"
         meta = store.metadata()
-        assert meta.tta_mode == "concat" and meta.dim == 1024 and loaded.fingerprint in meta.model_id
+        assert meta.tta_mode == "concat" and meta.dim == 1024 and model.loaded.fingerprint in meta.model_id
 
 
 def test_reexport_upserts_and_new_images_add_rows(trained_run, milvus_uri, milvus_collection, tmp_path):
     cfg, objects = trained_run
-    loaded = load_embedder(objects["best_ckpt"])
+    model = load_model(objects["best_ckpt"])
     gallery = gallery_from_datamodule(objects["datamodule"], "held_out")
     milvus_cfg = _milvus_cfg(milvus_uri, milvus_collection)
-    first = export_gallery(loaded, gallery, milvus_cfg, image_size=32).rows_in_collection
-    again = export_gallery(loaded, gallery, milvus_cfg, image_size=32).rows_in_collection
+    first = export_gallery(model, gallery, milvus_cfg).rows_in_collection
+    again = export_gallery(model, gallery, milvus_cfg).rows_in_collection
     assert again == first
     extra = []
     for n, (path, person) in enumerate(gallery[:3]):
         copy = tmp_path / f"new_{n}.png"
         shutil.copy(path, copy)
         extra.append((copy, person))
-    assert export_gallery(loaded, gallery + extra, milvus_cfg, image_size=32).rows_in_collection == first + 3
+    assert export_gallery(model, gallery + extra, milvus_cfg).rows_in_collection == first + 3
 
 
 def test_dimension_mismatch_names_both(trained_run, milvus_lite_uri):
     _, objects = trained_run
-    loaded = load_embedder(objects["best_ckpt"])
+    concat, summed = load_model(objects["best_ckpt"], "concat"), load_model(objects["best_ckpt"], "sum")
     gallery = gallery_from_datamodule(objects["datamodule"], "held_out")[:4]
     milvus_cfg = _milvus_cfg(milvus_lite_uri, "faces")
-    export_gallery(loaded, gallery, milvus_cfg, image_size=32, tta_mode="concat")
+    export_gallery(concat, gallery, milvus_cfg)
     with pytest.raises(CollectionMismatchError, match=r"1024[\s\S]*512|512[\s\S]*1024") as error:
-        export_gallery(loaded, gallery, milvus_cfg, image_size=32, tta_mode="sum")
+        export_gallery(summed, gallery, milvus_cfg)
     assert "recreate" in str(error.value)
-    rows = export_gallery(loaded, gallery, {**milvus_cfg, "recreate": True}, image_size=32, tta_mode="sum")
+    rows = export_gallery(summed, gallery, {**milvus_cfg, "recreate": True})
     assert rows.dim == 512 and rows.rows_in_collection == 4
 
 
@@ -99,7 +99,7 @@ def test_unreachable_server_is_named(trained_run, tmp_path):
     _, objects = trained_run
     uri = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(MilvusUnavailableError, match=uri.replace(".", r"\.")) as error:
-        export_gallery(load_embedder(objects["best_ckpt"]), [], _milvus_cfg(uri, "faces"), image_size=32)
+        export_gallery(load_model(objects["best_ckpt"]), [], _milvus_cfg(uri, "faces"))
     assert "docker compose up -d" in str(error.value)
 
 

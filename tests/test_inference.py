@@ -14,8 +14,9 @@ from train_helpers import compose_config
 from src.gallery.export import export_gallery
 from src.inference import UNKNOWN, FaceGallery, collect_images, load_model
 from src.inference.embed import embed
-from src.inference.enroll import enroll, remove
+from src.inference.enroll import enroll
 from src.inference.identify import identify
+from src.inference.remove import remove
 from src.inference.threshold import resolve_threshold
 from src.vector_store import (
     CollectionMismatchError,
@@ -63,7 +64,7 @@ def test_enroll_identify_and_remove(trained_run, milvus_uri, milvus_collection):
     person, probe, genuine, stranger, threshold = _pick_probe_and_stranger(model, known, strangers)
     cfg = _milvus_cfg(milvus_uri, milvus_collection)
     exported = [(path, who) for who, paths in known.items() if who != person for path in paths[:ENROLLED_IMAGES]]
-    export_gallery(model.loaded, exported, cfg, image_size=model.image_size)
+    export_gallery(model, exported, cfg)
 
     with FaceGallery.open(model, cfg) as gallery:
         assert gallery.count() == len(exported)
@@ -162,13 +163,14 @@ def test_commands_identify_enroll_remove_and_refuse_mismatch(trained_run, tmp_pa
     people = _train_people(objects, 3)
     (alice, alice_paths), (bob, bob_paths), (carol, carol_paths) = people.items()
     uri = str(tmp_path / "gallery.db")
-    base = [f"ckpt_path={objects['best_ckpt']}", f"milvus.uri={uri}", "milvus.collection=faces"]
+    gallery_options = [f"milvus.uri={uri}", "milvus.collection=faces"]
+    base = [f"ckpt_path={objects['best_ckpt']}", *gallery_options]
     enroll_cfg = [*base, f"person_id={carol}", f"images={carol_paths[0].parent}"]
     with pytest.raises(CollectionNotFoundError, match="facerec-export"):
         enroll(compose_config("enroll", enroll_cfg, tmp_path))
 
-    export_gallery(model.loaded, [(p, alice) for p in alice_paths[:3]] + [(p, bob) for p in bob_paths[:3]],
-                   {"uri": uri, "collection": "faces"}, image_size=model.image_size)
+    export_gallery(model, [(p, alice) for p in alice_paths[:3]] + [(p, bob) for p in bob_paths[:3]],
+                   {"uri": uri, "collection": "faces"})
     with pytest.raises(CollectionMismatchError, match=r"TTA mode: collection has 'concat', loaded model gives 'sum'"):
         enroll(compose_config("enroll", [*enroll_cfg, "gallery.tta=sum"], tmp_path))
     with MilvusStore.from_config({"uri": uri, "collection": "other"}) as store:
@@ -193,6 +195,6 @@ def test_commands_identify_enroll_remove_and_refuse_mismatch(trained_run, tmp_pa
     with open(out["output"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and {r["identified_as"] for r in rows} == {alice, UNKNOWN}
-    assert remove(compose_config("enroll", [*base, f"person_id={carol}"], tmp_path)) == 6
+    assert remove(compose_config("remove", [*gallery_options, f"person_id={carol}"], tmp_path)) == 6
     with FaceGallery.open(model, uri) as gallery:
         assert gallery.count() == 6 and gallery.store.query_person(carol) == []

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import lightning as L
 
-from src.embedding.checkpoint import load_embedder
+from src.embedding.model import load_model
 from src.gallery.export import ExportResult, export_gallery, gallery_from_datamodule
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,10 @@ class MilvusGalleryExport(L.Callback):
             log.warning("No gallery export: the training data are records, not image files. Export a gallery with "
                         "facerec-export ckpt_path=%s data.root=<image folder>.", ckpt_path)
             return
-        if self.arrays_dir:
-            self.arrays_dir.mkdir(parents=True, exist_ok=True)
-        self.result = export_gallery(
-            load_embedder(ckpt_path), gallery_from_datamodule(datamodule, self.identities), self.milvus,
-            image_size=datamodule.hparams.image_size, tta_mode=self.tta, batch_size=self.batch_size,
-            num_workers=self.num_workers, arrays_dir=self.arrays_dir,
-        )
+        model = load_model(ckpt_path, self.tta, fallback_image_size=datamodule.hparams.image_size)
+        self.result = export_gallery(model, gallery_from_datamodule(datamodule, self.identities), self.milvus,
+                                     batch_size=self.batch_size, num_workers=self.num_workers,
+                                     arrays_dir=self.arrays_dir)
         metrics = {"export/rows": self.result.rows_in_collection, "export/images_per_sec": self.result.images_per_sec,
                    "export/seconds": self.result.seconds}
         for logger in trainer.loggers:

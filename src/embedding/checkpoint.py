@@ -22,6 +22,12 @@ class LoadedEmbedder:
     image_size: int | None
 
 
+def model_id(loaded: LoadedEmbedder) -> str:
+    """How a collection or an evaluation report names the model: architecture and checkpoint content hash."""
+    family = "iresnet" if getattr(loaded.model, "arch", "") == "iresnet" else "resnet"  # torchvision ids unchanged
+    return f"{family}{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
+
+
 def _fingerprint(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=8)
     with open(path, "rb") as handle:

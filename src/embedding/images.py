@@ -48,9 +48,11 @@ def stream_embeddings(
             yield embeddings, index.numpy()
 
 
-def embed_paths(embedder: TTAEmbedder, paths: list[Path], image_size: int, **kwargs) -> np.ndarray:
-    """All embeddings ``(len(paths), dim)`` in the order of ``paths``."""
-    out = np.zeros((len(paths), embedder.dim), np.float32)
+def embed_paths(embedder: TTAEmbedder, paths: list[Path], image_size: int, out: np.ndarray | None = None,
+                **kwargs) -> np.ndarray:
+    """All embeddings ``(len(paths), dim)`` in the order of ``paths``, written into ``out`` when given (e.g. a
+    memory-mapped ``embeddings.npy``, so that a large set never sits in memory)."""
+    out = np.zeros((len(paths), embedder.dim), np.float32) if out is None else out
     for embeddings, index in stream_embeddings(embedder, paths, image_size, **kwargs):
         out[index] = embeddings
     return out

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from src.embedding.checkpoint import LoadedEmbedder
+from src.embedding.checkpoint import LoadedEmbedder, model_id
 from src.embedding.images import embed_paths
 from src.embedding.tta import TTAEmbedder
 from src.evaluation.latency import batched_throughput, ef_sweep, single_query_latency
@@ -21,7 +21,6 @@ from src.evaluation.protocol import EvaluatedPeople, GalleryProbeSplit
 from src.evaluation.retrieval import exact_top_k
 from src.evaluation.scoring import identification_section, recall_section, verification_section
 from src.evaluation.verification import genuine_impostor_pairs
-from src.gallery.export import model_id
 from src.monitoring import HardwareSampler, hardware_info
 from src.vector_store import MilvusStore, path_to_id
 

@@ -1,19 +1,18 @@
-"""Embed gallery images with flip TTA and upsert them into the Milvus collection, streaming in batches."""
+"""Export a gallery: embed ``(image path, person_id)`` pairs with flip TTA into the Milvus collection, streaming
+in batches (``facerec-export`` and the end-of-training callback)."""
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import numpy as np
-
-from src.embedding.checkpoint import LoadedEmbedder
-from src.embedding.images import stream_embeddings
-from src.embedding.tta import TTAEmbedder
-from src.vector_store import MilvusStore
+from src.embedding.model import FaceModel
+from src.gallery.arrays import EMBEDDINGS_FILE, gallery_arrays
+from src.gallery.face_gallery import FaceGallery
 
 log = logging.getLogger(__name__)
 
@@ -31,63 +30,52 @@ class ExportResult:
     seconds: float
     images_per_sec: float
     embeddings_file: str | None = None
+    no_face: int = 0  # align=true: photos without a usable face, left out (paths in the log)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def model_id(loaded: LoadedEmbedder) -> str:
-    """How a collection remembers its model: architecture and checkpoint content hash."""
-    family = "iresnet" if getattr(loaded.model, "arch", "") == "iresnet" else "resnet"  # torchvision ids unchanged
-    return f"{family}{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
-
-
 def export_gallery(
-    loaded: LoadedEmbedder,
-    gallery: list[tuple[Path, str]],
-    milvus_cfg: Mapping[str, Any],
-    image_size: int,
-    tta_mode: str = "concat",
-    batch_size: int = 64,
-    num_workers: int = 0,
-    arrays_dir: Path | None = None,
+    model: FaceModel, gallery: list[tuple[Path, str]], milvus_cfg: Mapping[str, Any] | str, batch_size: int = 64,
+    num_workers: int = 0, arrays_dir: Path | None = None,
 ) -> ExportResult:
-    """Embed ``(image path, person_id)`` pairs and upsert them keyed by image path.
+    """Embed ``(image path, person_id)`` pairs and upsert them keyed by image path, creating the collection
+    (or checking that an existing one was built with this model and TTA mode).
 
-    Embeddings go to Milvus batch by batch; with ``arrays_dir`` they are also written as
-    ``embeddings.npy`` (rows in gallery order) and ``names.json`` (row -> person_id, image_path).
+    With ``arrays_dir`` the embeddings are also written as ``embeddings.npy`` (rows in gallery order) and
+    ``names.json`` (row -> person_id, image_path).
     """
-    embedder = TTAEmbedder(loaded.model, mode=tta_mode)
-    paths = [Path(p) for p, _ in gallery]
-    people = [person for _, person in gallery]
-    arrays = np.lib.format.open_memmap(arrays_dir / "embeddings.npy", mode="w+", dtype=np.float32,
-                                       shape=(len(paths), embedder.dim)) if arrays_dir else None
     start = time.perf_counter()
-    with MilvusStore.from_config(milvus_cfg) as store:
-        store.ensure_collection(embedder.dim, model_id=model_id(loaded), tta_mode=tta_mode,
-                                extra={"checkpoint": loaded.checkpoint, "image_size": image_size})
-        for embeddings, index in stream_embeddings(embedder, paths, image_size, batch_size, num_workers,
-                                                   description="exporting gallery"):
-            store.upsert([str(paths[i].resolve()) for i in index], [people[i] for i in index], embeddings,
-                         flush=False)
-            if arrays is not None:
-                arrays[index] = embeddings
-        store.publish()
-        rows = store.count()
+    with FaceGallery.open(model, milvus_cfg, create=True) as target:  # connects and checks before embedding
+        gallery, no_face = _with_faces(model, gallery)
+        arrays = gallery_arrays(arrays_dir, gallery, model.dim) if arrays_dir else contextlib.nullcontext()
+        with arrays as out:
+            target.add(gallery, batch_size, num_workers, out=out, description="exporting gallery")
+        rows = target.count()
         seconds = time.perf_counter() - start
         result = ExportResult(
-            uri=store.settings.display_uri, collection=store.collection_name, images=len(paths),
-            rows_in_collection=rows, dim=embedder.dim, tta_mode=tta_mode, seconds=seconds,
-            images_per_sec=len(paths) / max(seconds, 1e-9),
+            uri=target.store.settings.display_uri, collection=target.store.collection_name, images=len(gallery),
+            rows_in_collection=rows, dim=model.dim, tta_mode=model.tta_mode, seconds=seconds,
+            images_per_sec=len(gallery) / max(seconds, 1e-9),
+            embeddings_file=str(Path(arrays_dir) / EMBEDDINGS_FILE) if arrays_dir else None, no_face=no_face,
         )
-    if arrays is not None:
-        arrays.flush()
-        names = [{"person_id": person, "image_path": str(path.resolve())} for path, person in zip(paths, people)]
-        (arrays_dir / "names.json").write_text(json.dumps(names, indent=1))
-        result.embeddings_file = str(arrays_dir / "embeddings.npy")
     log.info("Exported %d images to %s (collection %s, %d rows) in %.1fs (%.1f images/s).", result.images,
              result.uri, result.collection, rows, seconds, result.images_per_sec)
     return result
+
+
+def _with_faces(model: FaceModel, gallery: list[tuple[Path, str]]) -> tuple[list[tuple[Path, str]], int]:
+    """With ``align=true``: the pairs whose photo has a usable face, and how many were left out (logged)."""
+    faceless = model.faceless([path for path, _ in gallery])
+    if not faceless:
+        return gallery, 0
+    log.warning("align=true: %d of %d photos have no usable face and are left out of the gallery.", len(faceless),
+                len(gallery))
+    for path, reason in faceless:
+        log.info("No face: %s (%s)", path, reason)
+    dropped = {path for path, _ in faceless}
+    return [(path, person) for path, person in gallery if path not in dropped], len(faceless)
 
 
 def gallery_from_datamodule(datamodule: Any, identities: str = "all") -> list[tuple[Path, str]]:

@@ -1,4 +1,5 @@
-"""Write embeddings of an image set as ``embeddings.npy`` (rows) and ``names.json`` (row -> person_id, image_path)."""
+"""`facerec-embed`'s output: an image set as ``embeddings.npy`` + ``names.json`` (written by
+:func:`src.gallery.arrays.gallery_arrays`) and ``skipped.json`` (path, reason)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from src.embedding.model import FaceModel
+from src.gallery.arrays import EMBEDDINGS_FILE, NAMES_FILE, gallery_arrays
 from src.inference.images import ImageSet
-from src.inference.model import FaceModel
+
+SKIPPED_FILE = "skipped.json"
 
 
 @dataclass
@@ -35,20 +37,12 @@ def save_embeddings(model: FaceModel, images: ImageSet, out_dir: str | Path, bat
     """Stream ``images`` through ``model`` into ``out_dir/embeddings.npy`` (a memory map, so large folders
     never sit in memory), with ``names.json`` aligned to its rows and ``skipped.json`` (path, reason)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: out_dir / name for name in ("embeddings.npy", "names.json", "skipped.json")}
-    arrays = np.lib.format.open_memmap(files["embeddings.npy"], mode="w+", dtype=np.float32,
-                                       shape=(len(images.paths), model.dim))
     start = time.perf_counter()
-    for embeddings, index in model.stream(images.paths, batch_size, num_workers):
-        arrays[index] = embeddings
-    arrays.flush()
+    with gallery_arrays(out_dir, list(zip(images.paths, images.person_ids, strict=True)), model.dim) as out:
+        model.embed(images.paths, batch_size, num_workers, out=out)
     seconds = time.perf_counter() - start
-    names = [{"person_id": person, "image_path": str(path.resolve())}
-             for path, person in zip(images.paths, images.person_ids)]
-    files["names.json"].write_text(json.dumps(names, indent=1))
     skipped = [{"path": str(path), "reason": reason} for path, reason in images.skipped]
-    files["skipped.json"].write_text(json.dumps(skipped, indent=1))
-    return EmbedResult(embeddings_file=str(files["embeddings.npy"]), names_file=str(files["names.json"]),
-                       skipped_file=str(files["skipped.json"]), images=len(images.paths), skipped=len(skipped),
+    (out_dir / SKIPPED_FILE).write_text(json.dumps(skipped, indent=1))
+    return EmbedResult(embeddings_file=str(out_dir / EMBEDDINGS_FILE), names_file=str(out_dir / NAMES_FILE),
+                       skipped_file=str(out_dir / SKIPPED_FILE), images=len(images.paths), skipped=len(skipped),
                        dim=model.dim, seconds=seconds, images_per_sec=len(images.paths) / max(seconds, 1e-9))

@@ -1,23 +1,86 @@
-"""What the inference commands read from their Hydra config (conf/embed.yaml, identify.yaml, enroll.yaml)."""
+"""Typed configs of `facerec-embed`, `facerec-identify`, `facerec-enroll` and `facerec-remove` (one schema each,
+named first in the defaults list of conf/<command>.yaml; the values shown by `--help` are these defaults)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import MISSING
 
-from src.inference.model import FaceModel, load_model
-
-
-def required(cfg: DictConfig, key: str, usage: str) -> Any:
-    """``cfg[key]``, or a ValueError showing the command line when it is missing."""
-    value = cfg.get(key)
-    if value is None or value == "":
-        raise ValueError(f"{key} is required: {usage}")
-    return value
+from src.gallery.config import EmbedOptions, ModelOptions
+from src.utils.typed_config import PathsConfig, register
 
 
-def model_from_config(cfg: DictConfig, usage: str) -> FaceModel:
-    """The checkpoint's model with ``gallery.tta`` (input size from the checkpoint, else ``data.image_size``);
-    ``align=true`` detects and aligns faces first (options: the ``alignment`` group)."""
-    return load_model(required(cfg, "ckpt_path", usage), cfg.gallery.tta, fallback_image_size=cfg.data.image_size,
-                      align=bool(cfg.get("align", False)), alignment=cfg.get("alignment"))
+@dataclass
+class EmbedConfig:
+    """`facerec-embed`: images -> embeddings.npy + names.json + skipped.json."""
+
+    task_name: str = "embed"
+    ckpt_path: str = MISSING
+    # an image, a flat folder of images (person_id null in names.json) or a folder of identity folders
+    # (<input>/<person_id>/<image>, person_id = folder name)
+    input: str = MISSING
+    output_dir: str = "${paths.output_dir}"
+    gallery: EmbedOptions = field(default_factory=EmbedOptions)
+    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
+    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
+    align: bool = False
+    alignment: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+@dataclass
+class IdentifyConfig:
+    """`facerec-identify`: search faces in an exported gallery."""
+
+    task_name: str = "identify"
+    ckpt_path: str = MISSING
+    image: str = MISSING  # an image or a folder of images
+    top_k: int = 5
+    # similarity below which the answer is "unknown"; null: identification.recommended_threshold of
+    # `threshold_from` (a report.json), else of the newest <paths.root_dir>/outputs/**/eval/report.json of
+    # this checkpoint and TTA mode, else `default_threshold`
+    threshold: float | None = None
+    threshold_from: str | None = None
+    default_threshold: float = 0.4
+    format: str = "json"  # json | csv
+    output: str | None = None  # results file; null: <run dir>/identify.<format>
+    gallery: ModelOptions = field(default_factory=ModelOptions)
+    milvus: dict[str, Any] = MISSING
+    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
+    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
+    align: bool = False
+    alignment: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+@dataclass
+class EnrollConfig:
+    """`facerec-enroll`: add one person's images to an existing gallery."""
+
+    task_name: str = "enroll"
+    ckpt_path: str = MISSING
+    person_id: str = MISSING
+    images: str = MISSING  # one person's images: a flat folder or a single image
+    gallery: ModelOptions = field(default_factory=ModelOptions)
+    milvus: dict[str, Any] = MISSING
+    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
+    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
+    align: bool = False
+    alignment: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+@dataclass
+class RemoveConfig:
+    """`facerec-remove`: delete every row of one person (no checkpoint needed)."""
+
+    task_name: str = "remove"
+    person_id: str = MISSING
+    milvus: dict[str, Any] = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+for _name, _schema in {"embed_schema": EmbedConfig, "identify_schema": IdentifyConfig,
+                       "enroll_schema": EnrollConfig, "remove_schema": RemoveConfig}.items():
+    register(_name, _schema)

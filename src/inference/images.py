@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from src.datamodules.folder_scan import check_files, scan_image_folder
+
+if TYPE_CHECKING:
+    from src.embedding.model import FaceModel
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +78,20 @@ def collect_images(source: str | Path, workers: int = 8) -> ImageSet:
         raise ValueError(f"No readable image at {source} ({len(skipped)} files skipped: "
                          f"{', '.join(f'{p.name} ({why})' for p, why in skipped[:5])}).")
     return ImageSet(source, good, [None] * len(good), skipped)
+
+
+def keep_faces(model: FaceModel, images: ImageSet) -> ImageSet:
+    """With ``model`` aligning (``align=true``): photos without a usable face move to ``skipped`` (reason
+    ``no face: ...``), counted and reported like unreadable files; ValueError when no photo has one. Else unchanged."""
+    faceless = model.faceless(images.paths)
+    if not faceless:
+        return images
+    if len(faceless) == len(images.paths):
+        raise ValueError(f"No face found in any of the {len(faceless)} images of {images.source} (first: "
+                         f"{faceless[0][0]}: {faceless[0][1]}). Pass photos with a visible face, or align=false for "
+                         f"images that are already aligned crops.")
+    dropped = {path for path, _ in faceless}
+    kept = [(p, person) for p, person in zip(images.paths, images.person_ids, strict=True) if p not in dropped]
+    return replace(images, paths=[p for p, _ in kept], person_ids=[person for _, person in kept],
+                   skipped=images.skipped + faceless)
+

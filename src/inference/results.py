@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from src.inference.gallery import Identification
+from src.gallery.face_gallery import Identification
 
 FORMATS = ("json", "csv")
 CSV_COLUMNS = ("query", "identified_as", "known", "rank", "person_id", "similarity", "image_path")

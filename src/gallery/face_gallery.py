@@ -1,4 +1,7 @@
-"""A face gallery in Milvus used with one model: identify faces, enroll and remove people.
+"""The gallery: a Milvus collection of face embeddings used with the one model that built it.
+
+Export, the end-of-training callback and the inference commands open it here; every write goes through
+:func:`src.gallery.ingest.embed_into_store`.
 
 The collection remembers the model and TTA mode that built it (``facerec-export``); opening it with
 another one is refused, since similarities between embeddings of different models mean nothing.
@@ -7,15 +10,17 @@ Filters on ``person_id`` are built (escaped or templated) by the store, never he
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from src.alignment.preprocess import UNALIGNED
+from src.embedding.model import FaceModel, load_model
 from src.evaluation.acceptance import accepts
-from src.inference.model import FaceModel, load_model
+from src.gallery.ingest import IngestStats, embed_into_store
 from src.vector_store import (
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -105,9 +110,8 @@ class FaceGallery:
         store = MilvusStore(milvus_settings(milvus, collection))
         try:
             if create:  # creates, or checks model, TTA mode, dim and index of the existing one
-                store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode, extra={
-                    "checkpoint": model.loaded.checkpoint, "image_size": model.image_size,
-                    "preprocessing": model.preprocessing})
+                store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode,
+                                        extra=model.describe())
             else:
                 check_same_model(open_existing(store), model,
                                  f"{store.collection_name!r} at {store.settings.display_uri}")
@@ -146,24 +150,26 @@ class FaceGallery:
         paths = [Path(p) for p in paths]
         results: list[Identification | None] = [None] * len(paths)
         for embeddings, index in self.model.stream(paths, batch_size, description="identifying"):
-            for vector, i in zip(embeddings, index):
+            for vector, i in zip(embeddings, index, strict=True):
                 start = time.perf_counter()
                 hits = self.store.search(vector, top_k)[0]
                 results[i] = _decide(paths[i], hits, threshold, time.perf_counter() - start)
         return [r for r in results if r is not None]
 
+    def add(self, pairs: Sequence[tuple[str | Path, str]], batch_size: int = 64, num_workers: int = 0,
+            out: np.ndarray | None = None, publish: bool = True, description: str = "adding") -> IngestStats:
+        """Embed and upsert ``(image path, person_id)`` pairs (see :func:`embed_into_store`)."""
+        return embed_into_store(self.model, self.store, pairs, batch_size, num_workers, out=out, publish=publish,
+                                description=description)
+
     def enroll(self, person_id: str, paths: Sequence[str | Path], batch_size: int = 64) -> int:
         """Add (or replace, keyed by image path) ``person_id``'s images; returns rows written."""
         if not isinstance(person_id, str) or not person_id:
             raise ValueError(f"person_id must be a non-empty string, got {person_id!r}")
-        paths = [Path(p) for p in paths]
         if not paths:
             raise ValueError(f"No images to enroll for {person_id!r}.")
-        for embeddings, index in self.model.stream(paths, batch_size, description="enrolling"):
-            self.store.upsert([str(paths[i].resolve()) for i in index], [person_id] * len(index), embeddings,
-                              flush=False)
-        self.store.flush()
-        return len(paths)
+        return self.add([(path, person_id) for path in paths], batch_size, publish=False,
+                        description="enrolling").rows
 
     def remove(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns rows deleted."""

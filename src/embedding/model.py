@@ -1,8 +1,12 @@
-"""A trained face embedder with its TTA mode: image files in, unit-norm embeddings out."""
+"""A trained model with its TTA mode: the one object that turns image files into gallery embeddings.
+
+Built from a checkpoint by :func:`load_model`; export, the end-of-training callback, the gallery
+(identify/enroll), ``facerec-embed`` and evaluation all embed through it, so the TTA wrapper and the model id
+that a collection stores are made in one place.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +17,9 @@ from PIL import Image
 from src.alignment.aligner import FaceAligner
 from src.alignment.preprocess import UNALIGNED, AlignedLoader
 from src.datamodules.face_dataset import load_rgb
-from src.embedding.checkpoint import LoadedEmbedder, load_embedder
+from src.embedding.checkpoint import LoadedEmbedder, load_embedder, model_id
 from src.embedding.images import embed_paths, stream_embeddings
 from src.embedding.tta import TTAEmbedder
-from src.gallery.export import model_id
-from src.inference.images import ImageSet
 
 
 class FaceModel:
@@ -29,7 +31,7 @@ class FaceModel:
         image_size: input size; default the size stored in the checkpoint.
         device: default CUDA when available, else CPU.
         align: detect each photo's face and embed it aligned onto the ArcFace template (raw photos in);
-            photos without a face are skipped (see :meth:`keep_faces`).
+            photos without a face are found by :meth:`faceless` and must be left out by the caller.
         alignment: alignment options (the keys of conf/alignment/mtcnn.yaml); default: those defaults.
     """
 
@@ -49,7 +51,7 @@ class FaceModel:
 
     @property
     def model_id(self) -> str:
-        """Architecture and checkpoint hash, as stored in the gallery collection."""
+        """Architecture and checkpoint hash, as stored in the gallery collection and the evaluation report."""
         return model_id(self.loaded)
 
     @property
@@ -57,21 +59,10 @@ class FaceModel:
         """How images are prepared before embedding, as stored in a gallery (aligned or not, template)."""
         return self.aligned.aligner.metadata if self.aligned else dict(UNALIGNED)
 
-    def keep_faces(self, images: ImageSet) -> ImageSet:
-        """With ``align``: detect every photo's face once; photos without a usable face move to ``skipped``
-        (reason ``no face: ...``), counted and reported like unreadable files. Without: ``images`` unchanged."""
-        if self.aligned is None:
-            return images
-        faceless = self.aligned.prepare(images.paths)
-        if not faceless:
-            return images
-        if len(faceless) == len(images.paths):
-            raise ValueError(f"No face found in any of the {len(faceless)} images of {images.source} (first: "
-                             f"{faceless[0][0]}: {faceless[0][1]}).")
-        dropped = {path for path, _ in faceless}
-        kept = [(p, person) for p, person in zip(images.paths, images.person_ids, strict=True) if p not in dropped]
-        return replace(images, paths=[p for p, _ in kept], person_ids=[person for _, person in kept],
-                       skipped=images.skipped + faceless)
+    def faceless(self, paths: Sequence[Path]) -> list[tuple[Path, str]]:
+        """With ``align``: detect every photo's face once (cached for embedding) and return the photos without a
+        usable face with the reason (``no face: ...``); without ``align``: none."""
+        return self.aligned.prepare(list(paths)) if self.aligned else []
 
     @property
     def read(self) -> Callable[[Path], Image.Image]:
@@ -87,15 +78,24 @@ class FaceModel:
         """Embedding dimension (2 x 512 with ``concat``)."""
         return self.embedder.dim
 
-    def stream(self, paths: Sequence[Path], batch_size: int = 64, num_workers: int = 0,
+    @property
+    def device(self) -> torch.device:
+        return self.embedder.device
+
+    def describe(self) -> dict[str, Any]:
+        """What a collection records about the model besides its id and TTA mode (checkpoint path, input size)."""
+        return {"checkpoint": self.loaded.checkpoint, "image_size": self.image_size, "preprocessing": self.preprocessing}
+
+    def stream(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0,
                description: str = "embedding") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(embeddings, indices into paths)`` batch by batch, with a progress bar."""
         return stream_embeddings(self.embedder, [Path(p) for p in paths], self.image_size, batch_size,
                                  num_workers, description=description, read=self.read)
 
-    def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0) -> np.ndarray:
-        """Embeddings ``(len(paths), dim)`` in the order of ``paths``."""
-        return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, batch_size=batch_size,
+    def embed(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """Embeddings ``(len(paths), dim)`` in the order of ``paths`` (written into ``out`` when given)."""
+        return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, out=out, batch_size=batch_size,
                            num_workers=num_workers, read=self.read)
 
 

@@ -1,0 +1,73 @@
+"""The commands: every `--help` answers, says what the command does and which options it needs; importing an
+entry module loads none of the heavy libraries (they are imported when the command runs); each command has its
+own typed config."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "lightning", "pymilvus", "matplotlib")
+# module -> (command name, options its --help must list as required)
+COMMANDS = {
+    "src.train": ("facerec-train", ["data.root"]),
+    "src.export": ("facerec-export", ["ckpt_path", "data.root"]),
+    "src.inference.embed": ("facerec-embed", ["ckpt_path", "input"]),
+    "src.inference.identify": ("facerec-identify", ["ckpt_path", "image", "milvus.uri"]),
+    "src.inference.enroll": ("facerec-enroll", ["ckpt_path", "person_id", "images", "milvus.uri"]),
+    "src.inference.remove": ("facerec-remove", ["person_id", "milvus.uri"]),
+}
+
+TRAINING = {"trainer", "callbacks", "logger", "model", "data", "evaluation", "eval", "head"}
+# the inference commands have their own small configs, not the training config
+NOT_OPTIONS = {"src.inference.embed": TRAINING, "src.inference.identify": TRAINING, "src.inference.enroll": TRAINING,
+               "src.inference.remove": TRAINING | {"ckpt_path", "images", "gallery"}}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("module", sorted(COMMANDS))
+def test_help_says_what_the_command_needs(module):
+    name, required = COMMANDS[module]
+    done = _run("-m", module, "--help")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.startswith(f"{name}: "), text[:200]
+    assert "\nRequired: " in text, text
+    required_text = text.split("\nRequired: ")[1].split("\n\n")[0]
+    missing = [option for option in required if option not in required_text]
+    assert not missing, f"{name} --help does not list {missing} as required: {required_text}"
+    options = text.split("== Options")[1]
+    keys = {line.split(":")[0] for line in options.splitlines() if line and not line.startswith(" ")}
+    assert not keys & NOT_OPTIONS.get(module, set()), f"{name} carries options it does not use: {keys}"
+
+
+@pytest.mark.parametrize("module", sorted(COMMANDS))
+def test_entry_module_imports_no_heavy_library(module):
+    probe = (f"import importlib, json, sys; importlib.import_module({module!r}); "
+             f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))")
+    done = _run("-c", probe)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [], f"importing {module} loads {done.stdout.strip()}"
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
+def test_export_takes_every_training_recipe(experiment, tmp_path):
+    """`facerec-export experiment=<name>` exports the data that recipe trained on (its own config, typed)."""
+    from train_helpers import compose_config
+
+    from src.gallery.config import ExportConfig
+    from src.utils.typed_config import typed
+
+    train = compose_config("train", [f"experiment={experiment}"], tmp_path)
+    export = typed(ExportConfig, compose_config("export", [f"experiment={experiment}", "ckpt_path=x.ckpt"], tmp_path),
+                   "facerec-export")
+    assert export.data == OmegaConf.to_container(train.data, resolve=True)
+    assert export.gallery.image_size == train.data.image_size and export.task_name == train.task_name
