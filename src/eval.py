@@ -12,13 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.datamodules.build import build_datamodule
 from src.datamodules.identities import TrainedOn
-from src.embedding.checkpoint import LoadedEmbedder, load_embedder
+from src.embedding.model import FaceModel, load_model
 from src.evaluation.bins import evaluate_bins
 from src.evaluation.options import EvaluationOptions
 from src.evaluation.protocol import evaluated_people, split_gallery_probes
 from src.evaluation.report import print_summary, write_report
 from src.evaluation.runner import REPORT_VERSION, run_evaluation
-from src.gallery.export import model_id
 from src.utils.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -36,13 +35,13 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
     if not ckpt_path:
         raise ValueError("ckpt_path is required: facerec-eval ckpt_path=checkpoints/<task>/<run>/<name>.ckpt ...")
     options = EvaluationOptions.from_config(cfg.evaluation)
-    loaded = load_embedder(ckpt_path)
-    image_size = loaded.image_size or cfg.data.image_size
+    model = load_model(ckpt_path, options.tta, fallback_image_size=cfg.data.image_size,
+                       align=bool(cfg.get("align", False)), alignment=cfg.get("alignment"))
     if datamodule is None and not OmegaConf.is_missing(cfg.data, "root"):  # data.root=??? : .bin sets only
         datamodule = build_datamodule(cfg.data)
     if datamodule is None or not getattr(datamodule, "images_on_disk", True):  # no data.root, or RecordIO records
         if options.bins:
-            return _bins_only(loaded, image_size, options)
+            return _bins_only(model, options)
         if datamodule is None:
             raise ValueError("Nothing to evaluate: set data.root=<image folder> (gallery/probes through Milvus) "
                              "and/or evaluation.bins=[lfw.bin, ...] (verification sets).")
@@ -50,24 +49,37 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
                     "data.root=<image folder>, or add evaluation.bins=[...].", datamodule.root, ckpt_path)
         return {}
     people = evaluated_people(datamodule, TrainedOn.from_checkpoint(ckpt_path), options.identities)
-    split = split_gallery_probes(people.identities, options.n_gallery, options.unenrolled_fraction, options.seed)
-    report = run_evaluation(loaded, people, split, cfg.milvus, options, image_size, datamodule.root)
+    split = split_gallery_probes(with_faces(model, people.identities), options.n_gallery, options.unenrolled_fraction,
+                                 options.seed)
+    report = run_evaluation(model, people, split, cfg.milvus, options, datamodule.root)
     if options.bins:
-        report["verification_bins"] = evaluate_bins(loaded.model, options.bins, image_size, options.batch_size,
-                                                    options.num_workers)
+        report["verification_bins"] = evaluate_bins(model.loaded.model, options.bins, model.image_size,
+                                                    options.batch_size, options.num_workers)
     path = write_report(report, Path(options.output_dir), tensorboard_dir=Path(cfg.paths.output_dir) / "tensorboard")
     print_summary(report)
     print(f"Report: {path}")
     return report
 
 
-def _bins_only(loaded: LoadedEmbedder, image_size: int, options: EvaluationOptions) -> dict[str, Any]:
+def with_faces(model: FaceModel, identities: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """With ``align=true``: each person's photos that have a usable face (the others are logged and left out)."""
+    faceless = {path for path, _ in model.faceless([p for paths in identities.values() for p in paths])}
+    if not faceless:
+        return identities
+    log.warning("align=true: %d photos have no usable face and are not evaluated (paths in the log).", len(faceless))
+    for path in sorted(faceless):
+        log.info("No face: %s", path)
+    kept = {person: [p for p in paths if p not in faceless] for person, paths in identities.items()}
+    return {person: paths for person, paths in kept.items() if paths}
+
+
+def _bins_only(model: FaceModel, options: EvaluationOptions) -> dict[str, Any]:
     """The report of an evaluation on ``.bin`` sets alone: model and ``verification_bins``."""
     report = {
         "report_version": REPORT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": {"checkpoint": loaded.checkpoint, "model_id": model_id(loaded), "image_size": image_size},
-        "verification_bins": evaluate_bins(loaded.model, options.bins, image_size, options.batch_size,
+        "model": {"checkpoint": model.loaded.checkpoint, "model_id": model.model_id, "image_size": model.image_size},
+        "verification_bins": evaluate_bins(model.loaded.model, options.bins, model.image_size, options.batch_size,
                                            options.num_workers),
     }
     out_dir = Path(options.output_dir)

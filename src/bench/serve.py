@@ -30,7 +30,7 @@ from src.bench.config import MilvusBenchConfig
 from src.bench.plots import serve_figure
 from src.bench.report import Outcome, make_table
 from src.bench.serve_process import PROJECT_ROOT, ServeProcess
-from src.evaluation.metrics import latency_summary
+from src.evaluation.latency import latency_summary
 from src.inference import FaceGallery, collect_images, load_model
 
 log = logging.getLogger(__name__)

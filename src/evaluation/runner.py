@@ -11,9 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from src.embedding.checkpoint import LoadedEmbedder, model_id
-from src.embedding.images import embed_paths
-from src.embedding.tta import TTAEmbedder
+from src.embedding.model import FaceModel
 from src.evaluation.latency import batched_throughput, ef_sweep, single_query_latency
 from src.evaluation.options import EvaluationOptions
 from src.evaluation.pairs_file import read_pairs_file
@@ -29,21 +27,19 @@ log = logging.getLogger(__name__)
 REPORT_VERSION = 1
 
 
-def _embed(embedder: TTAEmbedder, paths: list[Path], image_size: int,
-           options: EvaluationOptions) -> tuple[np.ndarray, float]:
+def _embed(model: FaceModel, paths: list[Path], options: EvaluationOptions) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
-    embeddings = embed_paths(embedder, paths, image_size, batch_size=options.batch_size,
-                             num_workers=options.num_workers)
+    embeddings = model.embed(paths, batch_size=options.batch_size, num_workers=options.num_workers)
     return embeddings, time.perf_counter() - start
 
 
-def _verification(embedder: TTAEmbedder, split: GalleryProbeSplit, gallery: np.ndarray, probes: np.ndarray,
-                  image_size: int, options: EvaluationOptions, root: Path) -> dict:
+def _verification(model: FaceModel, split: GalleryProbeSplit, gallery: np.ndarray, probes: np.ndarray,
+                  options: EvaluationOptions, root: Path) -> dict:
     """Pairs from ``options.pairs_file`` (LFW format) or generated from the evaluated images."""
     if options.pairs_file:
         pairs = read_pairs_file(options.pairs_file, root)
-        a, _ = _embed(embedder, [p[0] for p in pairs], image_size, options)
-        b, _ = _embed(embedder, [p[1] for p in pairs], image_size, options)
+        a, _ = _embed(model, [p[0] for p in pairs], options)
+        b, _ = _embed(model, [p[1] for p in pairs], options)
         scores, same = np.sum(a * b, axis=1), np.array([p[2] for p in pairs])
         source = str(options.pairs_file)
     else:
@@ -59,23 +55,22 @@ def _verification(embedder: TTAEmbedder, split: GalleryProbeSplit, gallery: np.n
 
 
 def run_evaluation(
-    loaded: LoadedEmbedder, people: EvaluatedPeople, split: GalleryProbeSplit, milvus_cfg: Mapping[str, Any],
-    options: EvaluationOptions, image_size: int, data_root: Path,
+    model: FaceModel, people: EvaluatedPeople, split: GalleryProbeSplit, milvus_cfg: Mapping[str, Any],
+    options: EvaluationOptions, data_root: Path,
 ) -> dict[str, Any]:
     """Embed gallery and probes, enroll the gallery in a fresh collection, search, and build the report dict.
 
     ``people`` (chosen from the folder at ``data_root``) were split into ``split``; ``options`` come from the
     ``evaluation`` config node (see conf/train.yaml).
     """
-    embedder = TTAEmbedder(loaded.model, mode=options.tta)
     top_k = options.top_k
     with HardwareSampler() as sampler:
-        gallery, gallery_seconds = _embed(embedder, [p for p, _ in split.gallery], image_size, options)
-        probes, probe_seconds = _embed(embedder, [p for p, _ in split.probes], image_size, options)
+        gallery, gallery_seconds = _embed(model, [p for p, _ in split.gallery], options)
+        probes, probe_seconds = _embed(model, [p for p, _ in split.probes], options)
         gallery_ids = np.array([path_to_id(str(Path(p).resolve())) for p, _ in split.gallery])
         with MilvusStore.from_config(milvus_cfg, collection=options.collection) as store:
-            store.ensure_collection(embedder.dim, model_id=model_id(loaded), tta_mode=embedder.mode, recreate=True,
-                                    extra={"checkpoint": loaded.checkpoint, "purpose": "evaluation"})
+            store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode, recreate=True,
+                                    extra={**model.describe(), "purpose": "evaluation"})
             start = time.perf_counter()
             store.upsert([str(Path(p).resolve()) for p, _ in split.gallery], [s for _, s in split.gallery], gallery,
                          flush=False)
@@ -107,14 +102,15 @@ def run_evaluation(
         }
         identification["recommended_threshold"] = identification["milvus"]["recommended_threshold"]
         search_vs_exact = recall_section([[h.id for h in row] for row in hits], gallery_ids[exact_index])
-        verification = _verification(embedder, split, gallery, probes, image_size, options, data_root)
+        verification = _verification(model, split, gallery, probes, options, data_root)
     n_embedded = len(gallery) + len(probes)
     return {
         "report_version": REPORT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": {"checkpoint": loaded.checkpoint, "model_id": model_id(loaded), "depth": loaded.model.depth,
-                  "embedding_dim": loaded.model.embedding_dim, "image_size": image_size},
-        "embedding": {"tta_mode": embedder.mode, "dim": embedder.dim, "device": str(embedder.device),
+        "model": {"checkpoint": model.loaded.checkpoint, "model_id": model.model_id, "depth": model.loaded.model.depth,
+                  "embedding_dim": model.loaded.model.embedding_dim, "image_size": model.image_size,
+                  "preprocessing": model.preprocessing},
+        "embedding": {"tta_mode": model.tta_mode, "dim": model.dim, "device": str(model.device),
                       "images": n_embedded, "seconds": gallery_seconds + probe_seconds,
                       "images_per_sec": n_embedded / max(gallery_seconds + probe_seconds, 1e-9)},
         "data": {"root": str(data_root), **people.summary(), **split.summary()},

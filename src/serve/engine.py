@@ -17,26 +17,12 @@ import numpy as np
 import torch
 
 from src.datamodules.transforms import eval_transform
+from src.evaluation.acceptance import accepts
 from src.inference import UNKNOWN, FaceGallery
 from src.inference.threshold import Threshold
 from src.serve.limits import DecodedImage
 from src.serve.uploads import delete_uploads, save_upload, upload_path
-from src.vector_store.listing import person_counts
-from src.vector_store.milvus_store import PERSON_ID_MAX_BYTES, person_filter
-
-
-def check_person_id(person_id: str) -> None:
-    """The store's rules for a person id (non-empty, no control characters, at most 256 UTF-8 bytes);
-    ValueError says which one is broken."""
-    person_filter(person_id, templated=False)  # raises for empty ids and control characters
-    size = len(person_id.encode("utf-8"))
-    if size > PERSON_ID_MAX_BYTES:
-        raise ValueError(f"person_id is {size} bytes (UTF-8); the gallery allows at most {PERSON_ID_MAX_BYTES}.")
-
-
-def is_known(similarity: float, threshold: float) -> bool:
-    """The acceptance rule of the project: a match at or above the threshold names the person."""
-    return similarity >= threshold
+from src.vector_store import check_person_id, person_counts
 
 
 @dataclass(frozen=True)
@@ -78,7 +64,7 @@ class Recognizer:
     @staticmethod
     def _answer(query: Query, hits: list, timings: dict[str, float]) -> dict[str, Any]:
         best = hits[0] if hits else None
-        known = best is not None and is_known(best.similarity, query.threshold.value)
+        known = best is not None and accepts(best.similarity, query.threshold.value)
         return {"person_id": best.person_id if known else UNKNOWN, "known": known,
                 "similarity": best.similarity if best else None, "threshold": query.threshold.value,
                 "threshold_source": query.threshold.source,

@@ -14,7 +14,9 @@ from .errors import (
     MilvusStoreError,
     MilvusUnavailableError,
 )
+from .listing import person_counts
 from .records import GalleryMetadata, GalleryRecord, IndexInfo, SearchHit, path_to_id
+from .schema import check_person_id
 from .settings import MilvusSettings
 from .store import MilvusStore
 
@@ -30,5 +32,7 @@ __all__ = [
     "MilvusStoreError",
     "MilvusUnavailableError",
     "SearchHit",
+    "check_person_id",
     "path_to_id",
+    "person_counts",
 ]

@@ -8,7 +8,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from .milvus_store import PERSON_FIELD, MilvusStore
+from typing import TYPE_CHECKING
+
+from .schema import PERSON_FIELD
+
+if TYPE_CHECKING:
+    from .store import MilvusStore
 
 PAGE_ROWS = 4096
 # Milvus Lite answers the iterator's first (timestamp) request with an error that pymilvus logs as a

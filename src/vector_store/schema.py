@@ -136,6 +136,12 @@ def check_text(field_name: str, value: str, max_bytes: int) -> None:
         )
 
 
+def check_person_id(person_id: str) -> None:
+    """A person id as the gallery stores it (no control characters, 1-256 UTF-8 bytes); ValueError says why."""
+    check_no_control_chars(PERSON_FIELD, person_id)
+    check_text(PERSON_FIELD, person_id, PERSON_ID_MAX_BYTES)
+
+
 def check_rows(paths: Sequence[str], person_ids: Sequence[str], shown: int = 5) -> None:
     """Every check :meth:`MilvusStore.upsert` makes on the text columns, over the whole batch: one
     ValueError counting every row Milvus would reject (the first ``shown`` of them spelled out)."""
@@ -144,8 +150,7 @@ def check_rows(paths: Sequence[str], person_ids: Sequence[str], shown: int = 5) 
     problems: list[str] = []
     for path, pid in zip(paths, person_ids, strict=True):
         try:
-            check_no_control_chars(PERSON_FIELD, pid)
-            check_text(PERSON_FIELD, pid, PERSON_ID_MAX_BYTES)
+            check_person_id(pid)
         except ValueError as exc:
             problems.append(f"{exc} (image {path!r})")
         try:
