@@ -11,7 +11,6 @@ from omegaconf import DictConfig
 from src.gallery.config import ExportConfig
 from src.utils.paths import CONF_DIR
 from src.utils.typed_config import typed
-from src.vector_store.settings import redact_uri
 
 if TYPE_CHECKING:
     from src.gallery.export import ExportResult
@@ -45,6 +44,8 @@ def main(cfg: DictConfig) -> None:
     try:
         export(cfg)
     except Exception as error:
+        from src.vector_store.settings import redact_uri  # pymilvus: imported only on this path
+
         # batches are upserted as they are embedded, so rows written before a failure stay behind
         log.error("Export failed (%s: %s): collection '%s' at %s may be partial (batches upserted before the failure "
                   "stay; nothing is written before the checkpoint, data and Milvus checks pass). Re-running the same "

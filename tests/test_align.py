@@ -22,6 +22,7 @@ from src.datamodules.face_dataset import load_rgb
 from src.gallery.export import export_gallery
 from src.inference import FaceGallery, collect_images, load_model
 from src.inference.embed import embed
+from src.inference.images import keep_faces
 from src.vector_store import CollectionMismatchError
 
 
@@ -185,7 +186,7 @@ def test_align_true_embeds_the_aligned_face_and_never_mixes_galleries(trained_ru
     crop = FaceAligner(size=plain.image_size).align_rgb(load_rgb(photos / "s1.jpg")).crops[0]
     crop.save(tmp_path / "crop.png")
     assert float(aligned.embed([photos / "s1.jpg"])[0] @ plain.embed([tmp_path / "crop.png"])[0]) > 0.999
-    images = aligned.keep_faces(collect_images(photos))
+    images = keep_faces(aligned, collect_images(photos))
     assert [p.name for p in images.paths] == ["s1.jpg", "s2.jpg"] and images.skipped_reasons() == {"no face": 1}
     # A gallery records its preprocessing; aligned and plain embeddings never meet in one collection.
     uri = str(tmp_path / "gallery.db")
@@ -193,7 +194,6 @@ def test_align_true_embeds_the_aligned_face_and_never_mixes_galleries(trained_ru
         assert gallery.enroll("s1", [photos / "s1.jpg"]) == 1
     with pytest.raises(CollectionMismatchError, match="preprocessing"):
         FaceGallery.open(plain, uri, collection="raw")
-    export_gallery(plain.loaded, [(tmp_path / "crop.png", "s1")], {"uri": uri, "collection": "crops"},
-                   image_size=plain.image_size)  # built before alignment existed: no preprocessing record
+    export_gallery(plain, [(tmp_path / "crop.png", "s1")], {"uri": uri, "collection": "crops"})  # plain crops
     with pytest.raises(CollectionMismatchError, match="'aligned': False"):
         FaceGallery.open(aligned, uri, collection="crops")

@@ -112,9 +112,9 @@ def test_training_folder_keeps_the_held_out_protocol_and_old_checkpoints_warn(or
 
 def test_small_gallery_exports_without_a_split_and_default_threshold_is_not_calibrated(orl_model, tmp_path, capsys):
     ckpt, _, folders = orl_model
-    base = ["experiment=orl_faces", f"ckpt_path={ckpt}", f"milvus.uri={tmp_path / 'gallery.db'}"]
-    result = export(compose_config("export", [*base, f"data.root={folders['small']}", "gallery.num_workers=0"],
-                                   tmp_path))
+    base = [f"ckpt_path={ckpt}", f"milvus.uri={tmp_path / 'gallery.db'}"]
+    result = export(compose_config("export", ["experiment=orl_faces", *base, f"data.root={folders['small']}",
+                                              "gallery.num_workers=0"], tmp_path))
     assert result.rows_in_collection == 30  # 3 people x 10 images; orl_faces' val_fraction would hold out 1
 
     image = sorted((folders["small"] / "s24").iterdir())[0]
