@@ -15,13 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from train_helpers import TRAINED_RUN_OVERRIDES, compose_config
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
-from src.bench.local_server import (
-    LocalMilvusServer,
-    ServerStartError,
-    free_port,  # noqa: F401 - tests import it from conftest
-)
+from src.bench.local_server import LocalMilvusServer, ServerStartError
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
-from train_helpers import ROOT, compose_config, orl_root
+from tests.helpers import ROOT, compose_config, orl_root
 
 from src.alignment.aligner import FaceAligner
 from src.alignment.detector import FaceDetector

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from train_helpers import TINY, compose_config
+from tests.helpers import TINY, compose_config
 
 from src.datamodules.folder_scan import scan_image_folder
 from src.train import train

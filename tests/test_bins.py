@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from train_helpers import TINY, compose_config, orl_root
+from tests.helpers import TINY, compose_config, orl_root
 
 from src.eval import evaluate
 from src.evaluation.bins import load_bin, pair_accuracy

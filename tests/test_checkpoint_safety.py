@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import TRAINED_RUN_OVERRIDES, compose_config
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 from src.embedding.checkpoint import load_embedder
 from src.models.backbone import FaceEmbedder

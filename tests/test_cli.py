@@ -61,7 +61,7 @@ def test_entry_module_imports_no_heavy_library(module):
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
 def test_export_takes_every_training_recipe(experiment, tmp_path):
     """`facerec-export experiment=<name>` exports the data that recipe trained on (its own config, typed)."""
-    from train_helpers import compose_config
+    from tests.helpers import compose_config
 
     from src.gallery.config import ExportConfig
     from src.utils.typed_config import typed

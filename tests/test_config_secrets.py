@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from train_helpers import ROOT, compose_config
+from tests.helpers import ROOT, compose_config
 
 from src.utils.config_secrets import find_secrets
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from train_helpers import compose_config
+from tests.helpers import compose_config
 
 from src.datamodules.folder_scan import scan_image_folder
 from src.export import export

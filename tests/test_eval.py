@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from train_helpers import TRAINED_RUN_OVERRIDES, compose_config
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 from src.eval import evaluate
 from src.evaluation.report import REPORT_KEYS

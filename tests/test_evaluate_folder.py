@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
-from train_helpers import TINY, compose_config, orl_root
+from tests.helpers import TINY, compose_config, orl_root
 
 from src.datamodules.build import build_datamodule
 from src.datamodules.folder_scan import FolderScan

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import compose_config
+from tests.helpers import compose_config
 
 from src.embedding.model import load_model
 from src.export import export
@@ -94,7 +94,7 @@ def test_dimension_mismatch_names_both(trained_run, milvus_lite_uri):
 
 
 def test_unreachable_server_is_named(trained_run, tmp_path):
-    from conftest import free_port
+    from src.bench.local_server import free_port
 
     _, objects = trained_run
     uri = f"http://127.0.0.1:{free_port()}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import compose_config
+from tests.helpers import compose_config
 
 from src.gallery.export import export_gallery
 from src.inference import UNKNOWN, FaceGallery, collect_images, load_model

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from train_helpers import ROOT, TRAINED_RUN_OVERRIDES, compose_config
+from tests.helpers import ROOT, TRAINED_RUN_OVERRIDES, compose_config
 
 from src.callbacks.interrupt_checkpoint import SIGTERM_EXIT_CODE
 from src.export import export, main

@@ -5,7 +5,7 @@ import hydra
 import numpy as np
 import pytest
 import torch
-from train_helpers import TINY, compose_config, orl_root
+from tests.helpers import TINY, compose_config, orl_root
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.transforms import eval_transform

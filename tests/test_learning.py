@@ -7,7 +7,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import pytest
-from train_helpers import TINY, compose_config, orl_root
+from tests.helpers import TINY, compose_config, orl_root
 
 from src.datamodules.build import build_datamodule
 from src.train import train

@@ -7,7 +7,7 @@ import sys
 import onnx
 import pytest
 import torch
-from train_helpers import ROOT
+from tests.helpers import ROOT
 
 from src.embedding.checkpoint import load_embedder
 from src.export_onnx import export_onnx, max_cosine_gap

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from train_helpers import orl_root
+from tests.helpers import orl_root
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.recordio import RecordFaceDataModule, RecordReader

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY, compose_config
+from tests.helpers import TINY, compose_config
 
 from src.train import train
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from train_helpers import CONF_DIR, TINY, compose_config
+from tests.helpers import CONF_DIR, TINY, compose_config
 
 from src.train import train
 
