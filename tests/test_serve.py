@@ -18,11 +18,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
+from src.alignment.scenes import background, random_scene
 from src.bench.serve_process import PROJECT_ROOT, ServeProcess, ServeStartError
+from src.datamodules.face_dataset import load_rgb
 from src.inference import load_model
 from src.serve.auth import api_key_from_env
+from tests.helpers import orl_root
 
 KEY = "test-key-0123456789abcdef"
 ENROLLED = 3  # images per enrolled person; the synthetic run has 6 per identity, the rest are probes
@@ -240,6 +244,34 @@ def test_refuses_a_gallery_of_another_tta_mode(faces, milvus_server_uri, milvus_
     with pytest.raises(ServeStartError, match="exited with code 2"):
         refused.start()
     assert "TTA mode" in refused.log_tail()
+
+
+def test_align_true_answers_raw_photos(faces, tmp_path):
+    """align=true: raw photos (ORL faces pasted into larger scenes) in; the answer is this process's aligned
+    embedding + exact search over what was enrolled; a photo without a face is answered 422."""
+    ckpt = faces[0]
+    rng = np.random.default_rng(3)
+    photos = {}
+    for person in ("s1", "s2"):
+        for shot in (1, 2):
+            photos[person, shot] = tmp_path / f"{person}_{shot}.jpg"
+            random_scene(load_rgb(orl_root() / person / f"{shot}.pgm"), 0, rng)[0].save(photos[person, shot])
+    background(4).save(tmp_path / "empty.png")
+    alignment = {**OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf/alignment/mtcnn.yaml")), "workers": 1}
+    model = load_model(ckpt, align=True, alignment=alignment)
+    enrolled = model.embed([photos["s1", 1], photos["s2", 1]])
+    expected = enrolled @ model.embed([photos["s1", 2]])[0]
+    process = ServeProcess([f"ckpt_path={ckpt}", f"milvus.uri={tmp_path / 'gallery.db'}", "serve.create_gallery=true",
+                            "align=true", f"serve.upload_dir={tmp_path}/uploads", f"hydra.run.dir={tmp_path}/run"],
+                           tmp_path / "serve.log")
+    with process, client(process, None) as http:
+        for person in ("s1", "s2"):
+            assert http.post(f"/v1/persons/{person}/faces", files=files([photos[person, 1]])).status_code == 200
+        answer = http.post("/v1/identify", files=files([photos["s1", 2]]), params={"top_k": 2}).json()
+        assert answer["matches"][0]["person_id"] == ("s1", "s2")[int(np.argmax(expected))]
+        assert answer["matches"][0]["similarity"] == pytest.approx(float(expected.max()), abs=1e-3)
+        no_face = http.post("/v1/identify", files=files([tmp_path / "empty.png"]))
+        assert no_face.status_code == 422 and "face" in no_face.json()["detail"]
 
 
 def test_bench_serve_checks_its_options(capsys):

@@ -37,7 +37,7 @@ def build_app(cfg: DictConfig, settings: ServeSettings, api_key: str | None) -> 
         raise ValueError(f"ckpt_path is required: {USAGE}")
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    model = load_model(cfg.ckpt_path, cfg.gallery.tta)
+    model = load_model(cfg.ckpt_path, cfg.gallery.tta, align=bool(cfg.align), alignment=cfg.alignment)
     gallery = FaceGallery.open(model, cfg.milvus, create=settings.create_gallery)
     try:
         threshold = resolve_threshold(settings.threshold, settings.threshold_from,

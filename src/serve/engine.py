@@ -25,6 +25,10 @@ from src.serve.uploads import delete_uploads, save_upload, upload_path
 from src.vector_store import check_person_id, person_counts
 
 
+class NoFaceError(ValueError):
+    """``align=true`` and the photo holds no usable face (answered 422, nothing written)."""
+
+
 @dataclass(frozen=True)
 class Query:
     """One identify request as the batcher sees it."""
@@ -44,8 +48,16 @@ class Recognizer:
         self.transform = eval_transform(gallery.model.image_size)
 
     def to_tensor(self, image: DecodedImage) -> torch.Tensor:
-        """The network input for one image (safe to call from any thread)."""
-        return self.transform(image.image)
+        """The network input for one image (safe to call from any thread); with ``align=true`` the photo's largest
+        face, aligned onto the ArcFace template (NoFaceError when there is none)."""
+        aligned = self.gallery.model.aligned
+        if aligned is None:
+            return self.transform(image.image)
+        crops = aligned.aligner.align_rgb(image.image).crops
+        if not crops:
+            raise NoFaceError("No usable face found in the image (align=true: the service detects and aligns the "
+                              "face; send a photo with a visible face, at least alignment.min_face_size px).")
+        return self.transform(crops[0])
 
     def embed(self, images: Sequence[torch.Tensor]) -> np.ndarray:
         """Unit embeddings ``(len(images), dim)`` with the gallery's model and TTA mode."""

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from src.inference.threshold import Threshold
 from src.serve.batching import MicroBatcher
-from src.serve.engine import Query, Recognizer
+from src.serve.engine import NoFaceError, Query, Recognizer
 from src.serve.limits import DecodedImage, decode_image
 from src.serve.metrics import ServiceMetrics
 from src.serve.settings import ServeSettings
@@ -73,6 +73,8 @@ class Service:
         self.decoding += 1  # only touched on the event loop thread
         try:
             tensor = await run_in_threadpool(self.recognizer.to_tensor, await self.decode(index, upload))
+        except NoFaceError as error:
+            raise HTTPException(422, str(error)) from None
         finally:
             self.decoding -= 1
         decoded = time.perf_counter()
