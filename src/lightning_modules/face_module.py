@@ -16,6 +16,7 @@ from src.evaluation.metrics import (
     rank_k_accuracy,
 )
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
+from src.lightning_modules.recipe_checks import describe_run, report_selection
 from src.models.backbone import FaceEmbedder
 
 
@@ -34,7 +35,8 @@ class FaceRecognitionModule(L.LightningModule):
         backbone: keyword arguments of :class:`FaceEmbedder` (depth, embedding_dim, dropout, pretrained).
         head: Hydra config of the head (``_target_`` plus s/m); instantiated with embedding_dim/num_classes.
         optimizer: ``name`` (sgd|adamw), ``lr_backbone``, ``lr_head``, ``weight_decay``, ``momentum``.
-        scheduler: ``warmup_epochs`` and ``min_lr_ratio`` of the warm-up + cosine schedule.
+        scheduler: ``warmup_fraction`` (share of the run's optimizer steps) and ``min_lr_ratio`` of the
+            warm-up + cosine schedule.
         freeze_backbone_epochs: epochs during which only the neck and head are trained.
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
@@ -59,6 +61,8 @@ class FaceRecognitionModule(L.LightningModule):
         self.embedder = FaceEmbedder(**backbone)
         self.head = hydra.utils.instantiate(head, embedding_dim=self.embedder.embedding_dim, num_classes=num_classes)
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.untrained_metrics: dict[str, float] | None = None  # validation before the first step (fresh runs)
+        self.val_history: list[tuple[int, int, float]] = []  # (step, epoch, val/rank1) of this fit
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Raw (unnormalized) embeddings."""
@@ -77,11 +81,46 @@ class FaceRecognitionModule(L.LightningModule):
             return images.contiguous(memory_format=torch.channels_last)
         return images
 
+    def on_train_start(self) -> None:
+        """Validate the untrained network (step 0 of a fresh run) and check the run against the data size."""
+        if self.global_step == 0:
+            self.untrained_metrics = self._validate_now() or None
+            self.log_dict({f"untrained/{k}": v for k, v in (self.untrained_metrics or {}).items()})
+        if self.trainer.is_global_zero:
+            describe_run(self.trainer, self.hparams)
+
+    def on_fit_end(self) -> None:
+        if self.trainer.is_global_zero:
+            report_selection(self.val_history, self.untrained_metrics)
+
+    @torch.no_grad()
+    def _validate_now(self) -> dict[str, float]:
+        """A validation pass outside the loop: metrics logged to every logger at the current step and printed."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        loader = datamodule.val_dataloader() if datamodule is not None else []
+        if not loader:
+            return {}
+        was_training = self.training
+        self.eval()
+        outputs = [(self(self._prepare(x.to(self.device))).float().cpu(), y, i) for x, y, i in loader]
+        self.train(was_training)
+        metrics = held_out_metrics(*(torch.cat(parts) for parts in zip(*outputs)), self.hparams.val_max_pairs)
+        shown = {f"val/{k}": v for k, v in metrics.items() if k != "verif_threshold"}
+        for logger in self.loggers:
+            logger.log_metrics(shown, step=self.global_step)
+        if self.trainer.is_global_zero:
+            print(f"Untrained network at step {self.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+        return {k: shown[f"val/{k}"] for k in ("rank1", "verif_acc")}
+
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch
-        logits = self.head(self(self._prepare(images)), labels)
+        features = self(self._prepare(images))
+        logits = self.head(features, labels)
         loss = F.cross_entropy(logits, labels)
-        acc = (logits.argmax(dim=1) == labels).float().mean()
+        # accuracy of the nearest class centre, without the margin: with the margin subtracted from the target
+        # logit, argmax accuracy stays below chance long after the embedding has started to separate classes
+        with torch.no_grad():
+            acc = (self.head(features.detach()).argmax(dim=1) == labels).float().mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
         self.log("train/acc", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
@@ -100,13 +139,14 @@ class FaceRecognitionModule(L.LightningModule):
         metrics = held_out_metrics(embeddings.cpu(), labels.cpu(), index.cpu(), self.hparams.val_max_pairs)
         # every process computed the same values from the gathered embeddings; syncing just confirms that
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_history.append((self.global_step, self.current_epoch, metrics["rank1"]))
 
     def configure_optimizers(self) -> dict:
         opt_cfg, sched_cfg = self.hparams.optimizer, self.hparams.scheduler
         optimizer = build_optimizer(self.embedder, self.head, **opt_cfg)
         total = int(self.trainer.estimated_stepping_batches)
-        steps_per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
-        factor = warmup_cosine(total, int(sched_cfg["warmup_epochs"] * steps_per_epoch), sched_cfg["min_lr_ratio"])
+        factor = warmup_cosine(total, round(sched_cfg["warmup_fraction"] * total), sched_cfg["min_lr_ratio"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
