@@ -1,4 +1,4 @@
-"""Does a training recipe help on people it never saw? ``python -m src.bench.recipe [seeds=0,1,2] [out=...] <overrides>``
+"""Does a training recipe help on people it never saw? ``python -m src.bench.recipe [seeds=0,1] [out=...] <overrides>``
 
 For every seed (which picks both the held-out people and the initial weights) one training run of the
 ``facerec-train`` config with the given Hydra overrides; on that run's held-out people it measures rank-1 and
@@ -36,11 +36,11 @@ from src.utils.paths import CONF_DIR
 METHODS = ("pixels", "untrained", "trained")
 # Measurement runs: no checkpoints, loggers, Milvus export or evaluation stage; only what is compared here.
 QUIET = ["~callbacks", "~logger", "eval=false", "+trainer.enable_checkpointing=false",
-         "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false"]
+         "+trainer.enable_progress_bar=false"]
 
 
 def _metrics(batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], max_pairs: int) -> dict[str, float]:
-    embeddings, labels, index = (torch.cat(parts) for parts in zip(*batches))
+    embeddings, labels, index = (torch.cat(parts) for parts in zip(*batches, strict=True))
     metrics = held_out_metrics(embeddings.float(), labels, index, max_pairs)
     return {"rank1": metrics["rank1"], "verif_acc": metrics["verif_acc"]}
 
@@ -86,7 +86,7 @@ def summarize(rows: Sequence[dict[str, Any]], metric: str = "rank1") -> dict[str
     """Mean, sample standard deviation, min and max of each method and of the trained-minus-baseline gains."""
     series = {name: [row[name][metric] for row in rows] for name in METHODS}
     for baseline in ("untrained", "pixels"):
-        series[f"trained_minus_{baseline}"] = [t - b for t, b in zip(series["trained"], series[baseline])]
+        series[f"trained_minus_{baseline}"] = [t - b for t, b in zip(series["trained"], series[baseline], strict=True)]
 
     def stats(values: list[float]) -> dict[str, float]:
         spread = statistics.stdev(values) if len(values) > 1 else 0.0

@@ -37,7 +37,8 @@ class FaceRecognitionModule(L.LightningModule):
         optimizer: ``name`` (sgd|adamw), ``lr_backbone``, ``lr_head``, ``weight_decay``, ``momentum``.
         scheduler: ``warmup_fraction`` (share of the run's optimizer steps) and ``min_lr_ratio`` of the
             warm-up + cosine schedule.
-        freeze_backbone_epochs: epochs during which only the neck and head are trained.
+        freeze_backbone_epochs: epochs during which only the neck and head are trained; -1 freezes the trunk
+            for the whole run (its BatchNorm statistics still adapt to the data).
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
         image_size: input size the model is trained at, stored so exports can rebuild the transform.
@@ -73,7 +74,8 @@ class FaceRecognitionModule(L.LightningModule):
             self.embedder.to(memory_format=torch.channels_last)
 
     def on_train_epoch_start(self) -> None:
-        frozen = self.current_epoch < self.hparams.freeze_backbone_epochs
+        epochs = self.hparams.freeze_backbone_epochs
+        frozen = epochs < 0 or self.current_epoch < epochs
         self.embedder.trunk.requires_grad_(not frozen)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
@@ -104,12 +106,14 @@ class FaceRecognitionModule(L.LightningModule):
         self.eval()
         outputs = [(self(self._prepare(x.to(self.device))).float().cpu(), y, i) for x, y, i in loader]
         self.train(was_training)
-        metrics = held_out_metrics(*(torch.cat(parts) for parts in zip(*outputs)), self.hparams.val_max_pairs)
+        embeddings, labels, index = (torch.cat(parts) for parts in zip(*outputs, strict=True))
+        metrics = held_out_metrics(embeddings, labels, index, self.hparams.val_max_pairs)
         shown = {f"val/{k}": v for k, v in metrics.items() if k != "verif_threshold"}
         for logger in self.loggers:
             logger.log_metrics(shown, step=self.global_step)
         if self.trainer.is_global_zero:
-            print(f"Untrained network at step {self.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+            values = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            print(f"Untrained network at step {self.global_step}: {values}")
         return {k: shown[f"val/{k}"] for k in ("rank1", "verif_acc")}
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
@@ -132,7 +136,7 @@ class FaceRecognitionModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val_outputs:
             return
-        embeddings, labels, index = (torch.cat(parts) for parts in zip(*self._val_outputs))
+        embeddings, labels, index = (torch.cat(parts) for parts in zip(*self._val_outputs, strict=True))
         self._val_outputs.clear()
         if self.trainer.world_size > 1:
             embeddings, labels, index = (self.all_gather(t).flatten(0, 1) for t in (embeddings, labels, index))

@@ -8,16 +8,18 @@ import lightning as L
 
 log = logging.getLogger(__name__)
 
-# From-scratch face embedders are trained on thousands of identities (CASIA-WebFace: 10,575). On 20 ORL people
-# a ResNet18 from scratch gained only a few rank-1 points over its own random initialisation (docs/readme/recipe.md).
+# From-scratch face embedders are trained on thousands of identities (CASIA-WebFace: 10,575). On 20 ORL people a
+# ResNet18 trained from scratch for 600 steps fit them perfectly (train acc 1.0) and fell below its own random
+# initialisation on new people (held-out rank-1 0.54-0.69 vs 0.71, seed 0; docs/performance/orl_recipe.json).
 MIN_SCRATCH_IDENTITIES = 1000
 # Fewer steps than this and the warm-up + cosine schedule is over before the head has settled.
 MIN_STEPS = 200
 
 SMALL_DATA_ADVICE = (
     "start from pretrained weights (model.backbone.pretrained=imagenet, or =/path/to/face_model.ckpt), "
-    "train only the neck and head first (model.freeze_backbone_epochs=<epochs>), or use a smaller trunk "
-    "(model.backbone.depth=18)"
+    "freeze the trunk and train only the embedding neck and head (model.freeze_backbone_epochs=-1 for the whole "
+    "run, as experiment=orl_faces does), or fine-tune the trunk only after the head has settled "
+    "(model.freeze_backbone_epochs=<epochs>)"
 )
 
 
@@ -31,10 +33,12 @@ def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
     if total < MIN_STEPS:
         log.warning("This run makes only %d optimizer steps (< %d): too few for the warm-up + cosine schedule to "
                     "train anything. Raise trainer.max_steps (trainer.max_epochs only caps it).", total, MIN_STEPS)
-    if not hparams["backbone"].get("pretrained") and classes < MIN_SCRATCH_IDENTITIES:
+    trunk_trained = hparams.get("freeze_backbone_epochs", 0) >= 0
+    if trunk_trained and not hparams["backbone"].get("pretrained") and classes < MIN_SCRATCH_IDENTITIES:
         log.warning("Training from scratch (model.backbone.pretrained=null) on %d identities: far too few to learn "
-                    "a face embedding from scratch (those are trained on 10,000+ people); expect little gain over "
-                    "the untrained network. To do better: %s.", classes, SMALL_DATA_ADVICE)
+                    "a face embedding from scratch (those are trained on 10,000+ people): the trunk memorises the "
+                    "training people and can end worse than untrained on new ones. Instead: %s.",
+                    classes, SMALL_DATA_ADVICE)
 
 
 def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mapping[str, float] | None) -> str:
