@@ -34,8 +34,9 @@ from src.monitoring.hardware import hardware_info
 from src.utils.paths import CONF_DIR
 
 METHODS = ("pixels", "untrained", "trained")
-# Measurement runs: no checkpoints, loggers, Milvus export or evaluation stage; only what is compared here.
-QUIET = ["~callbacks", "~logger", "eval=false", "+trainer.enable_checkpointing=false",
+# Measurement runs: no checkpoints, loggers, in-loop validation (the last step is measured), Milvus export or
+# evaluation stage; only what is compared here.
+QUIET = ["~callbacks", "~logger", "eval=false", "+trainer.enable_checkpointing=false", "trainer.limit_val_batches=0",
          "+trainer.enable_progress_bar=false"]
 
 
