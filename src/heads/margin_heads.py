@@ -28,7 +28,8 @@ class _NormalizedLinear(nn.Module):
         # Only the direction of a class centre matters, so its norm sets how far an optimizer step turns it:
         # AdamW moves every coordinate by ~lr, i.e. ~lr * sqrt(D) / |w| radians. Unit-variance rows (|w| ~ sqrt(D))
         # turn by ~lr per step; the common std=0.01 init turned them by ~45 degrees per step at lr 1e-2, and CosFace
-        # from scratch on 20 ORL people fell from held-out rank-1 0.71 (untrained) to 0.14 (0.67 with this init).
+        # from scratch on 20 ORL people fell from held-out rank-1 0.71 (untrained) to 0.14 (0.67 with this init;
+        # ResNet18 32 px, 120 steps, measured with BatchNorm in inference mode).
         nn.init.normal_(self.weight, std=1.0)
 
     def cosine(self, features: torch.Tensor) -> torch.Tensor:

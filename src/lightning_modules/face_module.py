@@ -38,7 +38,7 @@ class FaceRecognitionModule(L.LightningModule):
         scheduler: ``warmup_fraction`` (share of the run's optimizer steps) and ``min_lr_ratio`` of the
             warm-up + cosine schedule.
         freeze_backbone_epochs: epochs during which only the neck and head are trained; -1 freezes the trunk
-            for the whole run (its BatchNorm statistics still adapt to the data).
+            (weights and BatchNorm statistics) for the whole run.
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
         image_size: input size the model is trained at, stored so exports can rebuild the transform.
@@ -77,6 +77,9 @@ class FaceRecognitionModule(L.LightningModule):
         epochs = self.hparams.freeze_backbone_epochs
         frozen = epochs < 0 or self.current_epoch < epochs
         self.embedder.trunk.requires_grad_(not frozen)
+        # frozen means its BatchNorm statistics too: letting them follow 16-image batches turned a frozen random
+        # ResNet18 into a worse feature extractor (ORL held-out rank-1 0.71/0.82 untrained -> 0.58/0.51 trained)
+        self.embedder.trunk.train(not frozen)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last and images.is_cuda:
