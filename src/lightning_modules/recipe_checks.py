@@ -25,14 +25,18 @@ SMALL_DATA_ADVICE = (
 
 def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
     """Log the run length in optimizer steps and epochs; warn when it or the data is too small to learn from."""
-    total = int(trainer.estimated_stepping_batches)
+    # not trainer.estimated_stepping_batches: inside on_train_start of a resumed run it reloads the train
+    # dataloader and the resumed epoch then makes no steps
     per_epoch = max(int(trainer.num_training_batches), 1)
+    epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 else float("inf")
+    steps = trainer.max_steps if trainer.max_steps >= 0 else float("inf")
+    total = int(min(steps, epochs * per_epoch // max(trainer.accumulate_grad_batches, 1)))
     classes = int(hparams["num_classes"])
     log.info("Run length: %d optimizer steps (%d per epoch, ~%.1f epochs) on %d training identities.",
              total, per_epoch, total / per_epoch, classes)
     if total < MIN_STEPS:
         log.warning("This run makes only %d optimizer steps (< %d): too few for the warm-up + cosine schedule to "
-                    "train anything. Raise trainer.max_steps (trainer.max_epochs only caps it).", total, MIN_STEPS)
+                    "train anything. Set trainer.max_steps (with trainer.max_epochs=1000 as a cap) to run enough steps.", total, MIN_STEPS)
     trunk_trained = hparams.get("freeze_backbone_epochs", 0) >= 0
     if trunk_trained and not hparams["backbone"].get("pretrained") and classes < MIN_SCRATCH_IDENTITIES:
         log.warning("Training from scratch (model.backbone.pretrained=null) on %d identities: far too few to learn "
