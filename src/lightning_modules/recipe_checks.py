@@ -36,7 +36,8 @@ def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
              total, per_epoch, total / per_epoch, classes)
     if total < MIN_STEPS:
         log.warning("This run makes only %d optimizer steps (< %d): too few for the warm-up + cosine schedule to "
-                    "train anything. Set trainer.max_steps (with trainer.max_epochs=1000 as a cap) to run enough steps.", total, MIN_STEPS)
+                    "train anything. Set trainer.max_steps (with trainer.max_epochs=1000 as a cap) to run enough "
+                    "steps.", total, MIN_STEPS)
     trunk_trained = hparams.get("freeze_backbone_epochs", 0) >= 0
     if trunk_trained and not hparams["backbone"].get("pretrained") and classes < MIN_SCRATCH_IDENTITIES:
         log.warning("Training from scratch (model.backbone.pretrained=null) on %d identities: far too few to learn "
