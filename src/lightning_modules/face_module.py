@@ -14,6 +14,7 @@ from src.evaluation.identification import rank_k_accuracy
 from src.evaluation.retrieval import cosine_similarity_matrix
 from src.evaluation.verification import best_threshold_accuracy, genuine_impostor_pairs
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
+from src.lightning_modules.recipe_checks import describe_run, report_selection
 from src.models.backbone import build_embedder
 
 
@@ -32,8 +33,10 @@ class FaceRecognitionModule(L.LightningModule):
         backbone: keyword arguments of :func:`build_embedder` (arch, depth, embedding_dim, dropout, pretrained).
         head: Hydra config of the head (``_target_`` plus s/m); instantiated with embedding_dim/num_classes.
         optimizer: ``name`` (sgd|adamw), ``lr_backbone``, ``lr_head``, ``weight_decay``, ``momentum``.
-        scheduler: ``warmup_epochs`` and ``min_lr_ratio`` of the warm-up + cosine schedule.
-        freeze_backbone_epochs: epochs during which only the neck and head are trained.
+        scheduler: ``warmup_fraction`` (share of the run's optimizer steps) and ``min_lr_ratio`` of the
+            warm-up + cosine schedule.
+        freeze_backbone_epochs: epochs during which only the neck and head are trained; -1 freezes the trunk
+            (weights and BatchNorm statistics) for the whole run.
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
         image_size: input size the model is trained at, stored so exports can rebuild the transform.
@@ -57,6 +60,8 @@ class FaceRecognitionModule(L.LightningModule):
         self.embedder = build_embedder(**backbone)
         self.head = hydra.utils.instantiate(head, embedding_dim=self.embedder.embedding_dim, num_classes=num_classes)
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.untrained_metrics: dict[str, float] | None = None  # validation before the first step (fresh runs)
+        self.val_history: list[tuple[int, int, float]] = []  # (step, epoch, val/rank1) of this fit
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Raw (unnormalized) embeddings."""
@@ -67,19 +72,60 @@ class FaceRecognitionModule(L.LightningModule):
             self.embedder.to(memory_format=torch.channels_last)
 
     def on_train_epoch_start(self) -> None:
-        frozen = self.current_epoch < self.hparams.freeze_backbone_epochs
+        epochs = self.hparams.freeze_backbone_epochs
+        frozen = epochs < 0 or self.current_epoch < epochs
         self.embedder.trunk.requires_grad_(not frozen)
+        # frozen means its BatchNorm statistics too: letting them follow 16-image batches turned a frozen random
+        # ResNet18 into a worse feature extractor (ORL held-out rank-1 0.71/0.82 untrained -> 0.58/0.51 trained)
+        self.embedder.trunk.train(not frozen)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last and images.is_cuda:
             return images.contiguous(memory_format=torch.channels_last)
         return images
 
+    def on_train_start(self) -> None:
+        """Validate the untrained network (step 0 of a fresh run) and check the run against the data size."""
+        if self.global_step == 0:
+            self.untrained_metrics = self._validate_now() or None
+            self.log_dict({f"untrained/{k}": v for k, v in (self.untrained_metrics or {}).items()})
+        if self.trainer.is_global_zero:
+            describe_run(self.trainer, self.hparams)
+
+    def on_fit_end(self) -> None:
+        if self.trainer.is_global_zero:
+            report_selection(self.val_history, self.untrained_metrics)
+
+    @torch.no_grad()
+    def _validate_now(self) -> dict[str, float]:
+        """A validation pass outside the loop: metrics logged to every logger at the current step and printed."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        loader = datamodule.val_dataloader() if datamodule is not None else []
+        if not loader:
+            return {}
+        was_training = self.training
+        self.eval()
+        outputs = [(self(self._prepare(x.to(self.device))).float().cpu(), y, i) for x, y, i in loader]
+        self.train(was_training)
+        embeddings, labels, index = (torch.cat(parts) for parts in zip(*outputs, strict=True))
+        metrics = held_out_metrics(embeddings, labels, index, self.hparams.val_max_pairs)
+        shown = {f"val/{k}": v for k, v in metrics.items() if k != "verif_threshold"}
+        for logger in self.loggers:
+            logger.log_metrics(shown, step=self.global_step)
+        if self.trainer.is_global_zero:
+            values = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            print(f"Untrained network at step {self.global_step}: {values}")
+        return {k: shown[f"val/{k}"] for k in ("rank1", "verif_acc")}
+
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch
-        logits = self.head(self(self._prepare(images)), labels)
+        features = self(self._prepare(images))
+        logits = self.head(features, labels)
         loss = F.cross_entropy(logits, labels)
-        acc = (logits.argmax(dim=1) == labels).float().mean()
+        # accuracy of the nearest class centre, without the margin: with the margin subtracted from the target
+        # logit, argmax accuracy stays below chance long after the embedding has started to separate classes
+        with torch.no_grad():
+            acc = (self.head(features.detach()).argmax(dim=1) == labels).float().mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
         self.log("train/acc", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
@@ -91,13 +137,15 @@ class FaceRecognitionModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val_outputs:
             return
-        embeddings, labels, index = (torch.cat(parts) for parts in zip(*self._val_outputs))
+        embeddings, labels, index = (torch.cat(parts) for parts in zip(*self._val_outputs, strict=True))
         self._val_outputs.clear()
         if self.trainer.world_size > 1:
             embeddings, labels, index = (self.all_gather(t).flatten(0, 1) for t in (embeddings, labels, index))
         metrics = held_out_metrics(embeddings.cpu(), labels.cpu(), index.cpu(), self.hparams.val_max_pairs)
         # every process computed the same values from the gathered embeddings; syncing just confirms that
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_history.append((self.global_step, self.current_epoch, metrics["rank1"]))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the people trained on, so evaluation can tell them from new people in any folder."""
@@ -109,8 +157,7 @@ class FaceRecognitionModule(L.LightningModule):
         opt_cfg, sched_cfg = self.hparams.optimizer, self.hparams.scheduler
         optimizer = build_optimizer(self.embedder, self.head, **opt_cfg)
         total = int(self.trainer.estimated_stepping_batches)
-        steps_per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
-        factor = warmup_cosine(total, int(sched_cfg["warmup_epochs"] * steps_per_epoch), sched_cfg["min_lr_ratio"])
+        factor = warmup_cosine(total, round(sched_cfg["warmup_fraction"] * total), sched_cfg["min_lr_ratio"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
