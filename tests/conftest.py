@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 from src.bench.local_server import LocalMilvusServer, ServerStartError
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
-from tests.helpers import ROOT, compose_config, orl_root
 
 from src.alignment.aligner import FaceAligner
 from src.alignment.detector import FaceDetector
@@ -24,6 +23,7 @@ from src.inference import FaceGallery, collect_images, load_model
 from src.inference.embed import embed
 from src.inference.images import keep_faces
 from src.vector_store import CollectionMismatchError
+from tests.helpers import ROOT, compose_config, orl_root
 
 
 @pytest.fixture(scope="module")

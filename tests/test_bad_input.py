@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.helpers import TINY, compose_config
 
 from src.datamodules.folder_scan import scan_image_folder
 from src.train import train
+from tests.helpers import TINY, compose_config
 
 
 def _write_faces(root: Path, identities: int, images: int) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tests.helpers import TINY, compose_config, orl_root
 
 from src.eval import evaluate
 from src.evaluation.bins import load_bin, pair_accuracy
 from src.pack import pack
 from src.train import train
+from tests.helpers import TINY, compose_config, orl_root
 
 
 def write_orl_bin(path: Path, people: list[str], protocol: int = 4) -> tuple[list[bytes], list[bool]]:

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 from src.embedding.checkpoint import load_embedder
 from src.models.backbone import FaceEmbedder
 from src.train import train
 from src.utils.checkpoint_file import CheckpointFileError, UnsafeCheckpointError, read_checkpoint
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 
 class _WritesMarker:

@@ -61,10 +61,9 @@ def test_entry_module_imports_no_heavy_library(module):
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
 def test_export_takes_every_training_recipe(experiment, tmp_path):
     """`facerec-export experiment=<name>` exports the data that recipe trained on (its own config, typed)."""
-    from tests.helpers import compose_config
-
     from src.gallery.config import ExportConfig
     from src.utils.typed_config import typed
+    from tests.helpers import compose_config
 
     train = compose_config("train", [f"experiment={experiment}"], tmp_path)
     export = typed(ExportConfig, compose_config("export", [f"experiment={experiment}", "ckpt_path=x.ckpt"], tmp_path),

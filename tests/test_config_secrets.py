@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import ROOT, compose_config
-
 from src.utils.config_secrets import find_secrets
+from tests.helpers import ROOT, compose_config
 
 SECRETS = ("S3cretInUri", "S3cretPassword")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.helpers import compose_config
 
 from src.datamodules.folder_scan import scan_image_folder
 from src.export import export
 from src.vector_store import MilvusStore
+from tests.helpers import compose_config
 
 
 def _faces(root: Path, people: list[str], images: int = 3) -> None:

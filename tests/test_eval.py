@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 from src.eval import evaluate
 from src.evaluation.report import REPORT_KEYS
+from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 FAST_LATENCY = ["evaluation.latency.queries=30", "evaluation.latency.warmup=3", "evaluation.latency.sweep_queries=10",
                 "evaluation.latency.batch_sizes=[1,8]", "evaluation.latency.ef_sweep=[16,64]",

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
-from tests.helpers import TINY, compose_config, orl_root
 
 from src.datamodules.build import build_datamodule
 from src.datamodules.folder_scan import FolderScan
@@ -23,6 +22,7 @@ from src.inference import UNKNOWN, FaceGallery, load_model
 from src.inference.identify import identify
 from src.inference.threshold import resolve_threshold
 from src.train import train
+from tests.helpers import TINY, compose_config, orl_root
 
 # Speed only (fewer timed searches and pairs, no loader processes): no knob about which people are evaluated.
 FAST = ["evaluation.latency.queries=20", "evaluation.latency.warmup=2", "evaluation.latency.sweep_queries=5",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import compose_config
 
 from src.embedding.model import load_model
 from src.export import export
@@ -17,6 +16,7 @@ from src.vector_store import (
     MilvusStore,
     MilvusUnavailableError,
 )
+from tests.helpers import compose_config
 
 TINY_EXPORT = ["gallery.num_workers=0", "milvus.index.M=12", "milvus.index.efConstruction=64"]
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import compose_config
 
 from src.gallery.export import export_gallery
 from src.inference import UNKNOWN, FaceGallery, collect_images, load_model
@@ -23,6 +22,7 @@ from src.vector_store import (
     CollectionNotFoundError,
     MilvusStore,
 )
+from tests.helpers import compose_config
 
 # Expression syntax and both quote kinds: unescaped, deleting it would delete every row.
 TRICKY_ID = 'o\'brien "x" or person_id != ""'

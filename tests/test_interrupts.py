@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.helpers import ROOT, TRAINED_RUN_OVERRIDES, compose_config
 
 from src.callbacks.interrupt_checkpoint import SIGTERM_EXIT_CODE
 from src.export import export, main
 from src.train import train
 from src.utils.checkpoint_file import read_checkpoint
+from tests.helpers import ROOT, TRAINED_RUN_OVERRIDES, compose_config
 
 # Six synthetic identities, four steps per epoch, and far more epochs than the test waits for.
 SMALL_RUN = [*TRAINED_RUN_OVERRIDES, "data.num_identities=6", "data.images_per_identity=4", "data.batch_size=4",

@@ -5,7 +5,6 @@ import hydra
 import numpy as np
 import pytest
 import torch
-from tests.helpers import TINY, compose_config, orl_root
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.transforms import eval_transform
@@ -13,6 +12,7 @@ from src.embedding.checkpoint import load_embedder
 from src.embedding.tta import TTAEmbedder
 from src.inference import load_model
 from src.models.iresnet import IResNet
+from tests.helpers import TINY, compose_config, orl_root
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

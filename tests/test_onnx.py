@@ -7,11 +7,11 @@ import sys
 import onnx
 import pytest
 import torch
-from tests.helpers import ROOT
 
 from src.embedding.checkpoint import load_embedder
 from src.export_onnx import export_onnx, max_cosine_gap
 from src.models.backbone import build_embedder
+from tests.helpers import ROOT
 
 SIZE = 32
 

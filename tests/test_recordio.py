@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from tests.helpers import orl_root
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.recordio import RecordFaceDataModule, RecordReader
 from src.datamodules.recordio.datamodule import RecordFaceDataset
 from src.datamodules.transforms import eval_transform
 from src.pack import pack
+from tests.helpers import orl_root
 
 SIZE = 32
 PEOPLE = ["s1", "s10", "s11", "s12", "s13", "s14"]

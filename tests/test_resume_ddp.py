@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers import TINY, compose_config
 
 from src.train import train
+from tests.helpers import TINY, compose_config
 
 SMALL = ["experiment=quickstart", *TINY, "data.num_identities=12", "data.images_per_identity=4",
          "~callbacks.progress_bar"]

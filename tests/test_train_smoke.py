@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from tests.helpers import CONF_DIR, TINY, compose_config
 
 from src.train import train
+from tests.helpers import CONF_DIR, TINY, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from src.bench.align import AlignConfig, run_align
 from src.bench.arch import ArchConfig, run_arch

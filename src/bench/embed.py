@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -86,7 +87,8 @@ def measure(cfg: EmbedConfig, variant: str, channels_last: bool, batch_size: int
     images_per_s = batch_size * len(durations) / sum(durations)
     memory = "channels_last" if channels_last else "contiguous"
     log.info("embed %s %s batch=%d: %.1f images/s", variant, memory, batch_size, images_per_s)
-    return {"variant": variant, "variant_label": f"{'bare forward' if variant == 'bare' else 'TTA ' + variant} {memory}",
+    label = f"{'bare forward' if variant == 'bare' else 'TTA ' + variant} {memory}"
+    return {"variant": variant, "variant_label": label,
             "channels_last": channels_last, "batch_size": batch_size, "iters": len(durations),
             "images_per_s": images_per_s,
             "network_images_per_s": images_per_s * (2 if variant == "concat" else 1),

@@ -33,7 +33,7 @@ def search_figure(points: list[dict[str, Any]], load: list[dict[str, Any]]) -> F
     for label, group in _groups(points).items():
         xs, ys = [p["latency_ms"]["p50_ms"] for p in group], [p["recall_at_10"] for p in group]
         line = left.plot(xs, ys, marker="o" if len(group) > 1 else "s", label=label)[0]
-        for p, x, y in zip(group, xs, ys):
+        for p, x, y in zip(group, xs, ys, strict=True):
             if p["ef"] is not None:
                 left.annotate(str(p["ef"]), (x, y), fontsize=7, color=line.get_color(),
                               textcoords="offset points", xytext=(2, -8))

@@ -18,7 +18,8 @@ class ImageThroughput(L.Callback):
         self._images, self._seconds = 0, 0.0
         self._start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch,
+                           batch_idx: int) -> None:
         now = time.perf_counter()
         seconds, self._start = now - self._start, now
         images = len(batch[0]) * trainer.world_size

@@ -83,8 +83,10 @@ class FaceModel:
         return self.embedder.device
 
     def describe(self) -> dict[str, Any]:
-        """What a collection records about the model besides its id and TTA mode (checkpoint path, input size)."""
-        return {"checkpoint": self.loaded.checkpoint, "image_size": self.image_size, "preprocessing": self.preprocessing}
+        """What a collection records about the model besides its id and TTA mode (checkpoint, input size,
+        preprocessing)."""
+        return {"checkpoint": self.loaded.checkpoint, "image_size": self.image_size,
+                "preprocessing": self.preprocessing}
 
     def stream(self, paths: Sequence[str | Path], batch_size: int = 64, num_workers: int = 0,
                description: str = "embedding") -> Iterator[tuple[np.ndarray, np.ndarray]]:

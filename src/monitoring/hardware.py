@@ -77,13 +77,13 @@ class HardwareSampler:
         self.samples: list[dict[str, Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def __enter__(self) -> "HardwareSampler":
+    def __enter__(self) -> HardwareSampler:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self) -> "HardwareSampler":
+    def start(self) -> HardwareSampler:
         """Take the first sample and start the sampling thread (returns ``self``)."""
         if self._thread is not None:
             raise RuntimeError("HardwareSampler already started")
@@ -198,7 +198,7 @@ class HardwareSampler:
             return max(values) if values else None
 
         cpu_weighted, cpu_time, cpu_values = 0.0, 0.0, []
-        for previous, current in zip(samples, samples[1:]):
+        for previous, current in zip(samples, samples[1:], strict=False):  # consecutive pairs
             if current["cpu_percent"] is None:
                 continue
             dt = current["t"] - previous["t"]

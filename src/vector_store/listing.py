@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-
 from typing import TYPE_CHECKING
 
 from .schema import PERSON_FIELD

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig

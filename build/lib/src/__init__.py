@@ -1,1 +1,0 @@
-"""facerec: face-recognition training (ResNet + margin heads) and Milvus gallery search."""

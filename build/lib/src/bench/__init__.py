@@ -1,1 +1,0 @@
-"""Benchmarks (``facerec-bench``): Milvus ingestion, search tuning, embedding throughput."""

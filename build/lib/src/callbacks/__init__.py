@@ -1,1 +1,0 @@
-"""Training callbacks: throughput logging and the Milvus gallery export."""

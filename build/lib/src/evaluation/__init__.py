@@ -1,1 +1,0 @@
-"""Evaluation: metric functions over arrays, the gallery/probe protocol and the report."""
