@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -54,7 +53,7 @@ def export_gallery(
     num_workers: int = 0, arrays_dir: Path | None = None, root: Path | None = None, prune: bool = True,
 ) -> ExportResult:
     """Embed ``(image path, person_id)`` pairs and upsert them keyed by :func:`row_id` relative to ``root`` (the
-    data root; default the common folder of the images' folders), creating the collection (or checking that an
+    data root; default: each image's folder's parent), creating the collection (or checking that an
     existing one was built with this model and TTA mode). With ``prune``, rows this export did not write are
     deleted after the upserts (so searches keep answering while it runs).
 
@@ -94,15 +93,9 @@ def sync_summary(result: ExportResult) -> str:
 
 
 def _row_ids(gallery: list[tuple[Path, str]], root: Path | None) -> list[int]:
-    """Each pair's row key relative to ``root``; without one, to the folder holding the identity folders (the
-    common folder of the images' folders, which is the data root whenever the export has two or more people)."""
-    if not gallery:
-        return []
-    if root is None:
-        root = Path(os.path.commonpath([os.path.abspath(path.parent) for path, _ in gallery]))
-        if len({person for _, person in gallery}) == 1:  # one person: the common folder is theirs, its parent the root
-            root = root.parent
-    return [row_id(path, root) for path, _ in gallery]
+    """Each pair's row key relative to ``root``; without one, relative to the folder above the image's folder,
+    which is the data root of a flat ``<root>/<person_id>/<image>`` folder (the same keys as with its root)."""
+    return [row_id(path, Path(path).absolute().parent.parent if root is None else root) for path, _ in gallery]
 
 
 def _with_faces(model: FaceModel, gallery: list[tuple[Path, str]]) -> tuple[list[tuple[Path, str]], int]:
