@@ -23,7 +23,7 @@ def export(cfg: DictConfig) -> ExportResult:
     """Embed the configured data's gallery with ``cfg.ckpt_path`` and upsert it into ``cfg.milvus``."""
     # Imported here, not at the top: torch, Lightning and pymilvus take ~10 s and `--help` needs none of them.
     from src.datamodules.build import build_datamodule
-    from src.gallery.export import export_gallery, gallery_from_datamodule
+    from src.gallery.export import export_gallery, gallery_from_datamodule, sync_summary
 
     options = typed(ExportConfig, cfg, USAGE)
     model = options.gallery.load(options.ckpt_path, options.align, options.alignment)
@@ -31,10 +31,11 @@ def export(cfg: DictConfig) -> ExportResult:
     arrays_dir = Path(options.paths.output_dir) if options.gallery.save_arrays else None
     result = export_gallery(model, gallery_from_datamodule(datamodule, options.gallery.identities), options.milvus,
                             batch_size=options.gallery.batch_size, num_workers=options.gallery.num_workers,
-                            arrays_dir=arrays_dir)
+                            arrays_dir=arrays_dir, root=datamodule.root, prune=options.gallery.prune)
     print(f"Gallery: {result.rows_in_collection} rows in collection '{result.collection}' at {result.uri} "
           f"({result.images} images embedded at {result.images_per_sec:.1f} images/s"
-          f"{f'; {result.no_face} photos without a face left out' if result.no_face else ''})")
+          f"{f'; {result.no_face} photos without a face left out' if result.no_face else ''}; "
+          f"{sync_summary(result)})")
     return result
 
 

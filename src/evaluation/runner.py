@@ -20,7 +20,7 @@ from src.evaluation.retrieval import exact_top_k
 from src.evaluation.scoring import identification_section, recall_section, verification_section
 from src.evaluation.verification import genuine_impostor_pairs
 from src.monitoring import HardwareSampler, hardware_info
-from src.vector_store import MilvusStore, path_to_id
+from src.vector_store import MilvusStore, row_id
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,13 @@ def run_evaluation(
     with HardwareSampler() as sampler:
         gallery, gallery_seconds = _embed(model, [p for p, _ in split.gallery], options)
         probes, probe_seconds = _embed(model, [p for p, _ in split.probes], options)
-        gallery_ids = np.array([path_to_id(str(Path(p).resolve())) for p, _ in split.gallery])
+        gallery_ids = np.array([row_id(p, data_root) for p, _ in split.gallery])
         with MilvusStore.from_config(milvus_cfg, collection=options.collection) as store:
             store.ensure_collection(model.dim, model_id=model.model_id, tta_mode=model.tta_mode, recreate=True,
                                     extra={**model.describe(), "purpose": "evaluation"})
             start = time.perf_counter()
             store.upsert([str(Path(p).resolve()) for p, _ in split.gallery], [s for _, s in split.gallery], gallery,
-                         flush=False)
+                         ids=gallery_ids.tolist(), flush=False)
             store.publish()
             insert_seconds = time.perf_counter() - start
             start = time.perf_counter()

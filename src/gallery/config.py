@@ -46,6 +46,9 @@ class ExportOptions(EmbedOptions):
 
     identities: str = "all"  # all | train | held_out (the seeded training split of `data`)
     save_arrays: bool = False  # also embeddings.npy + names.json in the run dir
+    # the collection mirrors the exported folder: rows this export did not write (deleted images, removed people,
+    # people enrolled from elsewhere into this collection) are deleted; false keeps them
+    prune: bool = True
 
 
 @dataclass

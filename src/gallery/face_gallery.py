@@ -9,6 +9,7 @@ Filters on ``person_id`` are built (escaped or templated) by the store, never he
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,8 +29,11 @@ from src.vector_store import (
     MilvusSettings,
     MilvusStore,
     SearchHit,
+    check_keys,
+    row_id,
 )
 
+log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 CREATE_HINT = ("Create it with `facerec-export ckpt_path=<ckpt> data.root=<faces> milvus.uri=<uri>` (or "
                "FaceGallery.open(..., create=True)), or point milvus.uri / milvus.collection at an existing gallery.")
@@ -157,23 +161,42 @@ class FaceGallery:
         return [r for r in results if r is not None]
 
     def add(self, pairs: Sequence[tuple[str | Path, str]], batch_size: int = 64, num_workers: int = 0,
-            out: np.ndarray | None = None, publish: bool = True, description: str = "adding") -> IngestStats:
-        """Embed and upsert ``(image path, person_id)`` pairs (see :func:`embed_into_store`)."""
+            out: np.ndarray | None = None, publish: bool = True, description: str = "adding",
+            ids: Sequence[int] | None = None) -> IngestStats:
+        """Embed and upsert ``(image path, person_id)`` pairs keyed by ``ids`` (see :func:`embed_into_store`)."""
         return embed_into_store(self.model, self.store, pairs, batch_size, num_workers, out=out, publish=publish,
-                                description=description)
+                                description=description, ids=ids)
 
     def enroll(self, person_id: str, paths: Sequence[str | Path], batch_size: int = 64) -> int:
-        """Add (or replace, keyed by image path) ``person_id``'s images; returns rows written."""
+        """Add ``person_id``'s images, or replace their rows: a row is keyed by the image's content
+        (:func:`row_id`), so an image already in the gallery is rewritten, never duplicated. One already stored
+        under another person is relabelled to ``person_id``, with a warning naming that person. Returns rows
+        written."""
         if not isinstance(person_id, str) or not person_id:
             raise ValueError(f"person_id must be a non-empty string, got {person_id!r}")
         if not paths:
             raise ValueError(f"No images to enroll for {person_id!r}.")
+        ids = [row_id(path) for path in paths]
+        check_keys(ids, [str(path) for path in paths])
+        warn_relabelled(self.store, ids, [str(path) for path in paths], person_id)
         return self.add([(path, person_id) for path in paths], batch_size, publish=False,
-                        description="enrolling").rows
+                        description="enrolling", ids=ids).rows
 
     def remove(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns rows deleted."""
         return self.store.delete_person(person_id)
+
+
+def warn_relabelled(store: MilvusStore, ids: Sequence[int], paths: Sequence[str], person_id: str) -> dict[str, str]:
+    """Before enrolling ``paths`` (keyed ``ids``) as ``person_id``: warn about each image already stored under
+    another person, naming that person; returns ``{path: previous person}``."""
+    stored = store.get_people(ids)
+    moved = {path: stored[key] for key, path in zip(ids, paths, strict=True)
+             if key in stored and stored[key] != person_id}
+    for path, previous in moved.items():
+        log.warning("%s is already in the gallery as person %r; enrolling it as %r relabels that row (an image "
+                    "shows one person, so it is never stored under two).", path, previous, person_id)
+    return moved
 
 
 def _decide(path: Path, hits: list[SearchHit], threshold: float | None, seconds: float) -> Identification:

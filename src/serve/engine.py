@@ -18,11 +18,12 @@ import torch
 
 from src.datamodules.transforms import eval_transform
 from src.evaluation.acceptance import accepts
+from src.gallery.face_gallery import warn_relabelled
 from src.inference import UNKNOWN, FaceGallery
 from src.inference.threshold import Threshold
 from src.serve.limits import DecodedImage
 from src.serve.uploads import delete_uploads, save_upload, upload_path
-from src.vector_store import check_person_id, person_counts
+from src.vector_store import check_person_id, person_counts, row_id
 
 
 class NoFaceError(ValueError):
@@ -100,7 +101,9 @@ class Recognizer:
         # A server keeps the rows durable in its log and visible to this client (session consistency) at once;
         # a flush per request would add 2-3 s there (README, ingestion benchmark) and seal tiny segments. Milvus
         # Lite flushes in ~0 s and has no such log, so there every enrollment is flushed.
-        rows = self.gallery.store.upsert([str(p) for p in paths], [person_id] * len(paths), vectors,
+        ids = [row_id(path) for path in paths]  # the content key of FaceGallery.enroll: the same image, the same row
+        warn_relabelled(self.gallery.store, ids, [str(p) for p in paths], person_id)
+        rows = self.gallery.store.upsert([str(p) for p in paths], [person_id] * len(paths), vectors, ids=ids,
                                          flush=self.gallery.store.backend == "lite")
         return {"person_id": person_id, "rows_written": rows, "image_paths": [str(p) for p in paths],
                 "gallery_rows": self.gallery.count()}

@@ -1,8 +1,9 @@
 """Enrolled uploads on disk: every gallery row needs a stable ``image_path``, so each enrolled image is kept
 under ``serve.upload_dir`` named by the SHA-256 of its bytes (``<dir>/<2 hex>/<sha256>.<ext>``).
 
-The same bytes always land on the same path, so enrolling an image again replaces its row instead of adding
-one (rows are keyed by path). Files are stored as sent (never re-encoded) with an extension that the folder
+The same bytes always land on the same path and rows of enrolled images are keyed by their content
+(:func:`src.vector_store.row_id`), so enrolling an image again replaces its row instead of adding one.
+Files are stored as sent (never re-encoded) with an extension that the folder
 scanner accepts, so ``upload_dir`` can be re-exported with facerec-export after a model change.
 """
 from __future__ import annotations

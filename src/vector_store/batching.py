@@ -13,6 +13,9 @@ LITE_BATCH_BYTES = 1 * 2**20
 SEARCH_BATCH_BYTES = 8 * 2**20
 MAX_QUERIES_PER_CALL = 1024
 MAX_TOP_K = 16384  # Milvus limit on topk (and on nq)
+# Primary keys per delete/query by id: the filter `id in [...]` is ~20 bytes a key, and a query answers at most
+# 16,384 rows, so 4096 keys stay far from both limits.
+IDS_PER_REQUEST = 4096
 
 
 def rows_per_upsert(row_bytes: int, server: bool, override: int | None = None) -> int:

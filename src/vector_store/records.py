@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,7 +90,42 @@ class GalleryMetadata:
         return cls.from_json(properties.get(METADATA_PROPERTY) or described.get("description") or "")
 
 
-def path_to_id(image_path: str) -> int:
-    """Deterministic positive int63 primary key: first 8 bytes of blake2b(path), masked."""
-    digest = hashlib.blake2b(str(image_path).encode("utf-8"), digest_size=8).digest()
+def _int63(text: str) -> int:
+    """Positive int63 primary key: the first 8 bytes of blake2b(text), masked."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") & _INT63_MASK
+
+
+def path_to_id(image_path: str) -> int:
+    """Key of a row that has no image file behind it (benchmarks, synthetic rows): the hash of its path.
+    Rows of real images are keyed by :func:`row_id`."""
+    return _int63(str(image_path))
+
+
+def content_digest(path: str | Path) -> str:
+    """blake2b-128 of the file's bytes (read in 1 MiB blocks), hex."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def row_id(path: str | Path, root: str | Path | None = None) -> int:
+    """The primary key of an image file's row: the one key function of every writer (export, the training
+    callback, enrollment, the evaluation gallery, facerec-serve's uploads).
+
+    * With ``root`` (a folder export): hash of (path relative to ``root``, content hash of the bytes). The
+      relative path makes a moved or re-mounted dataset the same rows (an absolute path would store every image
+      twice) and keeps two identical photos in different people's folders two rows; the content hash makes an
+      edited photo a new row (the old one is pruned by the export as gone).
+    * Without ``root`` (enrollment, uploads): the content hash alone, so the same image is one row wherever its
+      file lives: enrolling it again replaces its row, never duplicates it, and enrolling it under another person
+      relabels that row (FaceGallery.enroll warns) rather than storing one photo under two names, which would
+      make a search of it a tie answered by chance.
+    """
+    digest = content_digest(path)
+    if root is None:
+        return _int63(f"content:{digest}")
+    relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    return _int63(f"{relative}\0{digest}")

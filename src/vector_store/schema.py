@@ -142,6 +142,17 @@ def check_person_id(person_id: str) -> None:
     check_text(PERSON_FIELD, person_id, PERSON_ID_MAX_BYTES)
 
 
+def check_keys(keys: Sequence[int], paths: Sequence[str]) -> None:
+    """ValueError when two rows of one upsert have the same key (the same image twice), naming both paths."""
+    if len(keys) != len(paths):
+        raise ValueError(f"got {len(keys)} ids for {len(paths)} paths")
+    first: dict[int, str] = {}
+    for key, path in zip(keys, paths, strict=True):
+        if key in first:
+            raise ValueError(f"{path!r} is the same image as {first[key]!r} (same row key); write each image once.")
+        first[key] = path
+
+
 def check_rows(paths: Sequence[str], person_ids: Sequence[str], shown: int = 5) -> None:
     """Every check :meth:`MilvusStore.upsert` makes on the text columns, over the whole batch: one
     ValueError counting every row Milvus would reject (the first ``shown`` of them spelled out)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from . import batching
 from .connection import connect_server, lite_path, open_lite, release_lite, server_version, translate_errors
 from .errors import RECREATE_HINT, CollectionMismatchError, CollectionNotFoundError, MilvusStoreError
 from .expressions import filter_kwargs, person_filter, supports_filter_templates
+from .listing import all_ids
 from .maintenance import SegmentMaintenance
 from .records import (
     METADATA_FORMAT,
@@ -50,6 +51,7 @@ from .schema import (
     VECTOR_FIELD,
     build_index,
     build_schema,
+    check_keys,
     check_rows,
     check_vectors,
     parse_index,
@@ -316,9 +318,11 @@ class MilvusStore(SegmentMaintenance):
         person_ids: Sequence[str],
         embeddings: np.ndarray,
         *,
+        ids: Sequence[int] | None = None,
         flush: bool = True,
     ) -> int:
-        """Insert or replace rows keyed by image path (re-export never duplicates).
+        """Insert or replace rows keyed by ``ids`` (from :func:`row_id`, so re-export never duplicates; without
+        ``ids``, rows with no image file behind them are keyed by :func:`path_to_id`).
 
         Sends batches sized well under the gRPC limit, then flushes. Returns rows written.
         """
@@ -328,12 +332,14 @@ class MilvusStore(SegmentMaintenance):
         if not len(paths) == len(pids) == len(vectors):
             raise ValueError(f"got {len(paths)} paths, {len(pids)} person ids, {len(vectors)} embeddings")
         check_rows(paths, pids)
+        keys = [int(i) for i in ids] if ids is not None else [path_to_id(path) for path in paths]
+        check_keys(keys, paths)
         if not paths:
             return 0
         for part in batching.chunks(len(paths), self.rows_per_request(paths, pids)):
             rows = [
-                {PK_FIELD: path_to_id(path), PERSON_FIELD: pid, PATH_FIELD: path, VECTOR_FIELD: vec}
-                for path, pid, vec in zip(paths[part], pids[part], vectors[part], strict=True)
+                {PK_FIELD: key, PERSON_FIELD: pid, PATH_FIELD: path, VECTOR_FIELD: vec}
+                for key, path, pid, vec in zip(keys[part], paths[part], pids[part], vectors[part], strict=True)
             ]
             self._client.upsert(self.collection_name, rows, **self._rpc)
         if flush:
@@ -357,11 +363,27 @@ class MilvusStore(SegmentMaintenance):
     def delete_person(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns how many rows were deleted."""
         expr, params = person_filter(person_id, self._templated)
-        result = self._client.delete(self.collection_name, filter=expr,
-                                     **filter_kwargs(params), **self._rpc)
-        if isinstance(result, Mapping):  # servers >= 2.3.2: {"delete_count": n} (0 omitted)
-            return int(result.get("delete_count", 0))
-        return len(result)  # Milvus Lite 2.5.1 returns the deleted primary keys
+        return _deleted(self._client.delete(self.collection_name, filter=expr, **filter_kwargs(params), **self._rpc))
+
+    @translate_errors
+    def delete_ids(self, ids: Iterable[int]) -> int:
+        """Delete the rows with these primary keys (missing ones are ignored); returns rows deleted."""
+        keys = sorted(int(i) for i in ids)
+        deleted = 0
+        for part in batching.chunks(len(keys), batching.IDS_PER_REQUEST):
+            deleted += _deleted(self._client.delete(self.collection_name, ids=keys[part], **self._rpc))
+        return deleted
+
+    @translate_errors
+    def get_people(self, ids: Iterable[int]) -> dict[int, str]:
+        """``{primary key: person_id}`` of the stored rows among ``ids`` (absent keys are left out)."""
+        keys = sorted({int(i) for i in ids})
+        people: dict[int, str] = {}
+        for part in batching.chunks(len(keys), batching.IDS_PER_REQUEST):
+            rows = self._client.query(self.collection_name, ids=keys[part], output_fields=[PK_FIELD, PERSON_FIELD],
+                                      **_STRONG, **self._rpc)
+            people.update({int(row[PK_FIELD]): row[PERSON_FIELD] for row in rows})
+        return people
 
     # ----------------------------------------------------------------- reads
     @translate_errors
@@ -370,6 +392,11 @@ class MilvusStore(SegmentMaintenance):
         rows = self._client.query(self.collection_name, filter="", output_fields=["count(*)"],
                                   **_STRONG, **self._rpc)
         return int(rows[0]["count(*)"])
+
+    @translate_errors
+    def all_ids(self) -> set[int]:
+        """Every primary key in the collection (paged with the query iterator, so any size)."""
+        return all_ids(self)
 
     @translate_errors
     def query_person(self, person_id: str, *, with_embeddings: bool = False) -> list[GalleryRecord]:
@@ -423,3 +450,11 @@ class MilvusStore(SegmentMaintenance):
         if self.index_type == LITE_INDEX:
             return {"metric_type": METRIC, "params": {}}
         return {"metric_type": METRIC, "params": {"ef": max(int(ef or self.settings.search_ef), top_k)}}
+
+
+def _deleted(result: Any) -> int:
+    """Rows a delete removed: servers >= 2.3.2 answer ``{"delete_count": n}`` (0 omitted), Milvus Lite 2.5.1 the
+    deleted primary keys."""
+    if isinstance(result, Mapping):
+        return int(result.get("delete_count", 0))
+    return len(result)
