@@ -68,6 +68,7 @@ class ExportConfig:
     # experiment=<name> selects a training recipe's data; its trainer/model settings land here, unused
     trainer: Any | None = None
     model: Any | None = None
+    head: Any | None = None
 
 
 register("export_schema", ExportConfig)
