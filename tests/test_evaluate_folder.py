@@ -47,7 +47,8 @@ def orl_model(tmp_path_factory):
                "new": _people_folder(out / "new_people", people[16:28]),
                "small": _people_folder(out / "three_people", people[16:19])}
     overrides = ["experiment=orl_faces", *TINY, f"data.root={folders['train']}", "trainer.max_epochs=1",
-                 "trainer.limit_train_batches=3", "~callbacks.progress_bar", "~callbacks.milvus_export", "eval=false"]
+                 "trainer.max_steps=-1", "trainer.limit_train_batches=3", "trainer.check_val_every_n_epoch=1",
+                 "~callbacks.progress_bar", "~callbacks.milvus_export", "eval=false"]
     _, objects = train(compose_config("train", overrides, out / "run"))
     return objects["best_ckpt"], set(objects["datamodule"].split.train), folders
 
