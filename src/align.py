@@ -2,19 +2,25 @@
 (Hydra; options in conf/alignment/mtcnn.yaml)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hydra
 from omegaconf import DictConfig
 
-from src.alignment.aligner import FaceAligner
-from src.alignment.folder import align_folder
-from src.alignment.report import AlignReport
 from src.utils.paths import CONF_DIR
+
+if TYPE_CHECKING:
+    from src.alignment.report import AlignReport
 
 USAGE = "facerec-align input=<folder of photos> output=<new folder outside input>"
 
 
 def align(cfg: DictConfig) -> AlignReport:
     """Align ``cfg.input`` into ``cfg.output``; prints the counts and where the report is."""
+    # Imported here, not at the top, so `facerec-align --help` answers at once.
+    from src.alignment.aligner import FaceAligner
+    from src.alignment.folder import align_folder
+
     for key in ("input", "output"):
         if not cfg.get(key):
             raise ValueError(f"{key} is required: {USAGE}")

@@ -5,20 +5,16 @@ import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.datamodules.build import build_datamodule
-from src.datamodules.identities import TrainedOn
-from src.embedding.model import FaceModel, load_model
-from src.evaluation.bins import evaluate_bins
-from src.evaluation.options import EvaluationOptions
-from src.evaluation.protocol import evaluated_people, split_gallery_probes
-from src.evaluation.report import print_summary, write_report
-from src.evaluation.runner import REPORT_VERSION, run_evaluation
 from src.utils.paths import CONF_DIR
+
+if TYPE_CHECKING:
+    from src.embedding.model import FaceModel
+    from src.evaluation.options import EvaluationOptions
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +27,16 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
     training folder. Returns the report dict; writes report.json, PNGs and TensorBoard data under
     ``cfg.evaluation.output_dir``.
     """
+    # Imported here, not at the top: torch, Lightning and pymilvus take ~10 s and `--help` needs none of them.
+    from src.datamodules.build import build_datamodule
+    from src.datamodules.identities import TrainedOn
+    from src.embedding.model import load_model
+    from src.evaluation.bins import evaluate_bins
+    from src.evaluation.options import EvaluationOptions
+    from src.evaluation.protocol import evaluated_people, split_gallery_probes
+    from src.evaluation.report import print_summary, write_report
+    from src.evaluation.runner import run_evaluation
+
     ckpt_path = ckpt_path or cfg.get("ckpt_path")
     if not ckpt_path:
         raise ValueError("ckpt_path is required: facerec-eval ckpt_path=checkpoints/<task>/<run>/<name>.ckpt ...")
@@ -75,6 +81,9 @@ def with_faces(model: FaceModel, identities: dict[str, list[Path]]) -> dict[str,
 
 def _bins_only(model: FaceModel, options: EvaluationOptions) -> dict[str, Any]:
     """The report of an evaluation on ``.bin`` sets alone: model and ``verification_bins``."""
+    from src.evaluation.bins import evaluate_bins
+    from src.evaluation.runner import REPORT_VERSION
+
     report = {
         "report_version": REPORT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

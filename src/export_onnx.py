@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import numpy as np
-import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from src.embedding.checkpoint import load_embedder
 from src.utils.paths import CONF_DIR
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
 
 def export_onnx(ckpt_path: str | Path, output: str | Path, image_size: int | None = None, opset: int = 17) -> Path:
     """Write the embedder of ``ckpt_path`` (a facerec ``.ckpt`` or an arcface_torch ``backbone.pth``) to ``output``."""
+    import torch  # imported when the command runs, so `--help` answers at once
+
+    from src.embedding.checkpoint import load_embedder
+
     loaded = load_embedder(ckpt_path)
     size = int(image_size or loaded.image_size or 0)
     if not size:
@@ -43,7 +47,10 @@ def export_onnx(ckpt_path: str | Path, output: str | Path, image_size: int | Non
 def max_cosine_gap(onnx_path: str | Path, model: torch.nn.Module, image_size: int,
                    batch_sizes: tuple[int, ...] = (1, 3), seed: int = 0) -> float:
     """Largest ``1 - cos(onnxruntime embedding, PyTorch embedding)`` over random [-1, 1] batches of each size."""
+    import numpy as np
     import onnxruntime  # imported here: only the check needs it, and it is slow to import
+    import torch
+    import torch.nn.functional as F
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
@@ -65,6 +72,8 @@ def main(cfg: DictConfig) -> float | None:
     print(f"ONNX model: {path}")
     if not cfg.check:
         return None
+    from src.embedding.checkpoint import load_embedder
+
     loaded = load_embedder(cfg.ckpt_path)
     gap = max_cosine_gap(path, loaded.model, int(cfg.image_size or loaded.image_size))
     print(f"onnxruntime vs PyTorch (batch 1 and 3): max cosine gap {gap:.2e}")

@@ -8,9 +8,6 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from src.datamodules.face_dataset import load_rgb
-from src.datamodules.folder_scan import scan_image_folder
-from src.datamodules.recordio.writer import write_face_records
 from src.utils.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -18,6 +15,8 @@ log = logging.getLogger(__name__)
 
 def encode(path: Path, image_size: int, quality: int) -> bytes:
     """RGB JPEG of the image, resized to ``image_size`` squared."""
+    from src.datamodules.image_decode import load_rgb
+
     image = load_rgb(path)
     if image.size != (image_size, image_size):
         image = image.resize((image_size, image_size))
@@ -31,6 +30,10 @@ def pack(input_dir: str | Path, output_dir: str | Path, image_size: int = 112, q
     """Write ``<output>/<name>.rec``, ``<name>.idx`` and ``property`` (``num_classes,H,W``) from
     ``<input>/<person_id>/<image>``; labels are the identities in sorted order. Unreadable files are skipped,
     counted and reported (as the image-folder datamodule does). Returns the counts."""
+    # Imported here, not at the top, so `facerec-pack --help` answers at once.
+    from src.datamodules.folder_scan import scan_image_folder
+    from src.datamodules.recordio.writer import write_face_records
+
     scan = scan_image_folder(input_dir)
     scan.report()
     names = sorted(scan.identities)

@@ -21,6 +21,11 @@ COMMANDS = {
     "src.inference.identify": ("facerec-identify", ["ckpt_path", "image", "milvus.uri"]),
     "src.inference.enroll": ("facerec-enroll", ["ckpt_path", "person_id", "images", "milvus.uri"]),
     "src.inference.remove": ("facerec-remove", ["person_id", "milvus.uri"]),
+    "src.eval": ("facerec-eval", ["ckpt_path", "data.root"]),
+    "src.pack": ("facerec-pack", ["input", "output"]),
+    "src.export_onnx": ("facerec-export-onnx", ["ckpt_path", "output"]),
+    "src.align": ("facerec-align", ["input", "output"]),
+    "src.serve.cli": ("facerec-serve", ["ckpt_path", "milvus.uri"]),
 }
 
 TRAINING = {"trainer", "callbacks", "logger", "model", "data", "evaluation", "eval", "head"}
