@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from train_helpers import compose_config
 
 from src.embedding.model import load_model
 from src.export import export
 from src.gallery.export import export_gallery
 from src.gallery.face_gallery import FaceGallery
 from src.vector_store import MilvusStore
+from tests.helpers import compose_config
 
 PEOPLE = 3  # of the trained run's synthetic identities, to keep the exports small
 
