@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class RawPhotoOptions:
+    """``align=true``: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before
+    embedding, photos without a face are skipped and counted (options: ``alignment.*``, conf/alignment/mtcnn.yaml).
+    The commands that embed images inherit these two keys."""
+
+    align: bool = False
+    alignment: Any = None
+
+
+@dataclass
 class ModelOptions:
     """How a checkpoint is turned into embeddings (identify, enroll)."""
 
@@ -52,7 +62,7 @@ class ExportOptions(EmbedOptions):
 
 
 @dataclass
-class ExportConfig:
+class ExportConfig(RawPhotoOptions):
     """``facerec-export``: embed the gallery of ``data`` with ``ckpt_path`` into ``milvus``."""
 
     task_name: str = "export"
@@ -62,9 +72,6 @@ class ExportConfig:
     gallery: ExportOptions = field(default_factory=ExportOptions)
     milvus: dict[str, Any] = MISSING  # the `milvus` group: lite | standalone
     paths: PathsConfig = field(default_factory=PathsConfig)
-    # true: raw photos in data.root; faces detected and aligned before embedding, photos without one skipped
-    align: bool = False
-    alignment: Any = None
     # experiment=<name> selects a training recipe's data; its trainer/model settings land here, unused
     trainer: Any | None = None
     model: Any | None = None

@@ -7,12 +7,12 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from src.gallery.config import EmbedOptions, ModelOptions
+from src.gallery.config import EmbedOptions, ModelOptions, RawPhotoOptions
 from src.utils.typed_config import PathsConfig, register
 
 
 @dataclass
-class EmbedConfig:
+class EmbedConfig(RawPhotoOptions):
     """`facerec-embed`: images -> embeddings.npy + names.json + skipped.json."""
 
     task_name: str = "embed"
@@ -22,15 +22,11 @@ class EmbedConfig:
     input: str = MISSING
     output_dir: str = "${paths.output_dir}"
     gallery: EmbedOptions = field(default_factory=EmbedOptions)
-    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
-    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
-    align: bool = False
-    alignment: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 @dataclass
-class IdentifyConfig:
+class IdentifyConfig(RawPhotoOptions):
     """`facerec-identify`: search faces in an exported gallery."""
 
     task_name: str = "identify"
@@ -47,15 +43,11 @@ class IdentifyConfig:
     output: str | None = None  # results file; null: <run dir>/identify.<format>
     gallery: ModelOptions = field(default_factory=ModelOptions)
     milvus: dict[str, Any] = MISSING
-    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
-    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
-    align: bool = False
-    alignment: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 @dataclass
-class EnrollConfig:
+class EnrollConfig(RawPhotoOptions):
     """`facerec-enroll`: add one person's images to an existing gallery."""
 
     task_name: str = "enroll"
@@ -64,10 +56,6 @@ class EnrollConfig:
     images: str = MISSING  # one person's images: a flat folder or a single image
     gallery: ModelOptions = field(default_factory=ModelOptions)
     milvus: dict[str, Any] = MISSING
-    # true: raw photos in; each photo's face is detected and aligned (ArcFace 5-point template) before embedding,
-    # photos without a face are skipped and counted (options: alignment.*, conf/alignment/mtcnn.yaml)
-    align: bool = False
-    alignment: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
