@@ -102,11 +102,7 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         if self.split is not None:
             return
         self.split = split_identities(self.scan_folder(), self.hparams.val_fraction, self.hparams.seed)
-        log.info(
-            "Data %s: %d training identities (%d images), %d held-out identities (%d images).",
-            self.root, len(self.split.train), sum(map(len, self.split.train.values())),
-            len(self.split.val), sum(map(len, self.split.val.values())),
-        )
+        self.log_split()
         if 0 < len(self.split.val) < MIN_VAL_IDENTITIES:
             log.warning(
                 "Validation holds out only %d people (data.val_fraction=%s): too few for val/rank1 to rank "
@@ -115,6 +111,14 @@ class FaceImageFolderDataModule(L.LightningDataModule):
                 "(facerec-eval ckpt_path=... data.root=<folder>).",
                 len(self.split.val), self.hparams.val_fraction, MIN_VAL_IDENTITIES,
             )
+
+    def log_split(self) -> None:
+        """One line on what the split holds (sources with another layout say it their way)."""
+        log.info(
+            "Data %s: %d training identities (%d images), %d held-out identities (%d images).",
+            self.root, len(self.split.train), sum(map(len, self.split.train.values())),
+            len(self.split.val), sum(map(len, self.split.val.values())),
+        )
 
     @property
     def num_classes(self) -> int:

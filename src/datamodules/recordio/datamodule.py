@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from src.datamodules.folder_scan import FolderScan
-from src.datamodules.image_folder import FaceImageFolderDataModule, IdentitySplit, split_identities
+from src.datamodules.image_folder import FaceImageFolderDataModule, IdentitySplit
 from src.datamodules.recordio.format import RecordError
 from src.datamodules.recordio.reader import RecordReader
 from src.datamodules.transforms import eval_transform, train_transform
@@ -130,10 +130,7 @@ class RecordFaceDataModule(FaceImageFolderDataModule):
             self.scan.report()
         return self.scan
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.split is not None:
-            return
-        self.split = split_identities(self.scan_folder(), self.hparams.val_fraction, self.hparams.seed)
+    def log_split(self) -> None:
         log.info("RecordIO %s: %d records, %d training identities, %d held-out identities, %d bad records.",
                  self.reader.rec_path, self.scan.num_images, len(self.split.train), len(self.split.val),
                  len(self.scan.skipped))
