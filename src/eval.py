@@ -29,7 +29,6 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
     """
     # Imported here, not at the top: torch, Lightning and pymilvus take ~10 s and `--help` needs none of them.
     from src.datamodules.build import build_datamodule
-    from src.datamodules.identities import TrainedOn
     from src.embedding.model import load_model
     from src.evaluation.bins import evaluate_bins
     from src.evaluation.options import EvaluationOptions
@@ -54,7 +53,7 @@ def evaluate(cfg: DictConfig, ckpt_path: str | None = None, datamodule: Any = No
         log.warning("No Milvus evaluation: %s holds records, not image files. Run facerec-eval ckpt_path=%s "
                     "data.root=<image folder>, or add evaluation.bins=[...].", datamodule.root, ckpt_path)
         return {}
-    people = evaluated_people(datamodule, TrainedOn.from_checkpoint(ckpt_path), options.identities)
+    people = evaluated_people(datamodule, model.loaded.trained_on, options.identities)
     split = split_gallery_probes(with_faces(model, people.identities), options.n_gallery, options.unenrolled_fraction,
                                  options.seed)
     report = run_evaluation(model, people, split, cfg.milvus, options, datamodule.root)

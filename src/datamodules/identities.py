@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from src.datamodules.folder_scan import FolderScan
 
 TRAINED_ON_KEY = "facerec_trained_on"
@@ -30,11 +28,9 @@ class TrainedOn:
         return {"root": self.root, "identities": sorted(self.identities)}
 
     @classmethod
-    def from_checkpoint(cls, ckpt_path: str | Path) -> TrainedOn | None:
-        """What ``ckpt_path`` was trained on; ``None`` for a checkpoint saved before training stored it."""
-        # mmap: only the small dict is read, not the weights again (load_embedder has read them already)
-        checkpoint = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=True, mmap=True)
-        stored = checkpoint.get(TRAINED_ON_KEY) if isinstance(checkpoint, dict) else None
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> TrainedOn | None:
+        """What a loaded checkpoint dict was trained on; ``None`` for one saved before training stored it."""
+        stored = checkpoint.get(TRAINED_ON_KEY)
         if not stored:
             return None
         return cls(root=str(stored["root"]), identities=frozenset(stored["identities"]))

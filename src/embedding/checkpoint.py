@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from src.datamodules.identities import TrainedOn
 from src.embedding.backbone_file import iresnet_from_state_dict, is_bare_state_dict
 from src.models.backbone import build_embedder
 from src.utils.checkpoint_file import read_checkpoint
@@ -20,6 +21,7 @@ class LoadedEmbedder:
     checkpoint: str
     fingerprint: str
     image_size: int | None
+    trained_on: TrainedOn | None = None  # the people the checkpoint was trained on (None: bare or older file)
 
 
 def model_id(loaded: LoadedEmbedder) -> str:
@@ -62,4 +64,4 @@ def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
     model.load_state_dict(state)
     model.eval()
     return LoadedEmbedder(model=model, checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
-                          image_size=hparams.get("image_size"))
+                          image_size=hparams.get("image_size"), trained_on=TrainedOn.from_checkpoint(checkpoint))
