@@ -17,8 +17,10 @@ from src.bench.cli import main
 from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.ingest import IngestConfig
 from src.bench.report import RESULT_KEYS
+from src.bench.train_speed import main as train_speed
 from src.bench.vectors import FaceLikeParams, cosine_stats, make_vectors
 from src.evaluation.retrieval import exact_top_k
+from tests.helpers import TINY
 
 
 def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
@@ -154,3 +156,14 @@ def test_embed_throughput(tmp_path: Path) -> None:
     assert result["summary"]["tta_concat_over_bare"] > 0
     assert result["data"] == {"kind": "random", "what": "N(0, 1) input tensors (throughput only)",
                               "shape": [3, 32, 32]}
+
+
+def test_train_speed_times_only_the_steps_after_warmup(tmp_path: Path) -> None:
+    path = train_speed([f"out={tmp_path}", "precisions=32-true", "warmup=2", "steps=3", *TINY, "data=synthetic",
+                        "data.num_identities=10", "data.images_per_identity=4", "data.batch_size=4",
+                        f"paths.data_dir={tmp_path / 'data'}"])
+    result = json.loads(path.read_text())
+    assert [(r["feed"], r["precision"]) for r in result["runs"]] == [("loader", "32-true"), ("tensors", "32-true")]
+    for run in result["runs"]:
+        assert run["timed_steps"] == 3 and run["batch_size"] == 4 and run["images_per_sec"] > 0
+    assert result["model"]["depth"] == 18 and result["data"]["image_size"] == 32
