@@ -17,6 +17,8 @@ SYNTHETIC = ["experiment=quickstart", *TINY, "data.num_identities=40", "data.ima
              "trainer.max_epochs=8", "~callbacks.progress_bar", "~callbacks.milvus_export", "eval=false"]
 # Each seed holds out its own 10 of the 30 ORL people and draws its own initial weights.
 ORL_SEEDS = (0, 1, 2)
+# small-model overrides without TINY's trainer.min_steps=0: the recipe keeps its own run length (600 steps)
+ORL_TINY = [item for item in TINY if not item.startswith("trainer.min_steps=")]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_untrained_validation_is_logged_at_step_zero(synthetic_run):
 def orl_runs(tmp_path_factory):
     root = orl_root()
     out = tmp_path_factory.mktemp("orl")
-    return [run_split(compose_config("train", ["experiment=orl_faces", *TINY, f"data.root={root}", f"seed={seed}",
+    return [run_split(compose_config("train", ["experiment=orl_faces", *ORL_TINY, f"data.root={root}", f"seed={seed}",
                                                *QUIET], out / str(seed)))
             for seed in ORL_SEEDS]
 
@@ -65,7 +67,7 @@ def test_orl_recipe_learns_on_new_people(orl_runs):
     neighbour is NOT beaten and the gain over untrained is small, so the bounds below sit under the measured
     values: they fail on a recipe that learns nothing or collapses (the old one: rank-1 0.14 vs untrained 0.71).
     """
-    assert all(run["held_out_identities"] == 10 for run in orl_runs)
+    assert all(run["held_out_identities"] == 10 and run["steps"] == 600 for run in orl_runs)
     stats = summarize(orl_runs)
     print({name: round(s["mean"], 3) for name, s in stats.items()})
     assert stats["trained_minus_untrained"]["mean"] > 0.0

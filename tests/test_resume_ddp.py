@@ -27,6 +27,24 @@ def test_resume_continues_epoch_count(tmp_path):
 
 
 @pytest.mark.slow
+def test_min_steps_sets_the_run_length_and_survives_resume(tmp_path):
+    first = compose_config("train", [*SMALL, "trainer.max_epochs=1", "trainer.min_steps=5"], tmp_path)
+    _, objects = train(first)
+    trainer = objects["trainer"]
+    per_epoch = trainer.num_training_batches
+    assert per_epoch < 5 and trainer.max_epochs == -(-5 // per_epoch)  # epochs raised to cover 5 steps
+    assert trainer.global_step == trainer.max_epochs * per_epoch >= 5
+    steps_before = trainer.global_step
+    last = Path(first.paths.checkpoint_dir) / "last.ckpt"
+    longer = compose_config("train", [*SMALL, "trainer.max_epochs=1", "trainer.min_steps=10",
+                                      f"ckpt_path={last}"], tmp_path)
+    _, objects = train(longer)
+    trainer = objects["trainer"]
+    assert trainer.global_step == trainer.max_epochs * per_epoch >= 10 > steps_before  # it went on training
+    assert trainer.estimated_stepping_batches == trainer.global_step  # what the warm-up + cosine schedule spans
+
+
+@pytest.mark.slow
 def test_ddp_spawn_two_cpu_processes(tmp_path):
     cfg = compose_config(
         "train",

@@ -52,7 +52,8 @@ def _overrides(cfg: ArchConfig, dataset: str, arch: str, seed: int, work: Path) 
         f"data.image_size={cfg.image_size}", f"data.batch_size={cfg.batch_size}", "data.num_workers=0",
         "data.persistent_workers=false", "data.pin_memory=false", f"seed={seed}", "eval=false", "callbacks=none",
         "+callbacks.throughput._target_=src.callbacks.throughput.ImageThroughput", "~logger",
-        "trainer.max_epochs=10000", f"+trainer.max_time={_dd_hh_mm_ss(cfg.seconds)}",
+        # min_steps=0: Lightning lets max_time stop a run only once min_steps are done
+        "trainer.max_epochs=10000", "trainer.min_steps=0", f"+trainer.max_time={_dd_hh_mm_ss(cfg.seconds)}",
         "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
     ]
 

@@ -14,7 +14,7 @@ from src.evaluation.identification import rank_k_accuracy
 from src.evaluation.retrieval import cosine_similarity_matrix
 from src.evaluation.verification import best_threshold_accuracy, genuine_impostor_pairs
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
-from src.lightning_modules.recipe_checks import describe_run, report_selection
+from src.lightning_modules.recipe_checks import describe_run, ensure_min_steps, report_selection
 from src.models.backbone import build_embedder
 
 
@@ -66,6 +66,12 @@ class FaceRecognitionModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Raw (unnormalized) embeddings."""
         return self.embedder(images)
+
+    def setup(self, stage: str) -> None:
+        """Before the optimizer and its schedule are built: stretch the run to ``trainer.min_steps``."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if stage == "fit" and datamodule is not None:
+            ensure_min_steps(self.trainer, len(datamodule.train_dataloader()))
 
     def on_fit_start(self) -> None:
         if self.hparams.channels_last and self.device.type == "cuda":

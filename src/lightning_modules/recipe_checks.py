@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 
 import lightning as L
@@ -23,6 +24,33 @@ SMALL_DATA_ADVICE = (
 )
 
 
+def steps_per_epoch(trainer: L.Trainer, loader_batches: int) -> int:
+    """Optimizer steps one epoch makes on this trainer, from the batches of the (not yet distributed) loader."""
+    batches = math.ceil(loader_batches / max(trainer.world_size, 1))
+    limit = trainer.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * (1.0 if limit is None else limit))
+    return max(math.ceil(batches / max(trainer.accumulate_grad_batches, 1)), 1)
+
+
+def ensure_min_steps(trainer: L.Trainer, loader_batches: int) -> None:
+    """Raise ``max_epochs`` so the run makes at least ``trainer.min_steps`` optimizer steps, whatever the data size.
+
+    The run stays epoch-based (``max_steps=-1``): Lightning 2.x treats every resume of a run with ``max_steps`` set
+    as mid-epoch, and a run resumed from an end-of-epoch ``last.ckpt`` then made no further steps. Computed the same
+    way on every (re)start, so a resumed run keeps its length and its learning-rate schedule.
+    """
+    min_steps = trainer.fit_loop.min_steps or 0
+    epochs = trainer.max_epochs
+    if min_steps <= 0 or epochs is None or epochs < 0:
+        return
+    per_epoch = steps_per_epoch(trainer, loader_batches)
+    needed = math.ceil(min_steps / per_epoch)
+    if needed > epochs:
+        trainer.fit_loop.max_epochs = needed
+        log.info("trainer.min_steps=%d: %d epochs of %d optimizer steps (trainer.max_epochs=%d raised to %d).",
+                 min_steps, needed, per_epoch, epochs, needed)
+
+
 def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
     """Log the run length in optimizer steps and epochs; warn when it or the data is too small to learn from."""
     # not trainer.estimated_stepping_batches: inside on_train_start of a resumed run it reloads the train
@@ -36,8 +64,8 @@ def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
              total, per_epoch, total / per_epoch, classes)
     if total < MIN_STEPS:
         log.warning("This run makes only %d optimizer steps (< %d): too few for the warm-up + cosine schedule to "
-                    "train anything. Set trainer.max_steps (with trainer.max_epochs=1000 as a cap) to run enough "
-                    "steps.", total, MIN_STEPS)
+                    "train anything. Set trainer.min_steps (max_epochs is raised to reach it, whatever the data "
+                    "size) to run enough steps.", total, MIN_STEPS)
     trunk_trained = hparams.get("freeze_backbone_epochs", 0) >= 0
     if trunk_trained and not hparams["backbone"].get("pretrained") and classes < MIN_SCRATCH_IDENTITIES:
         log.warning("Training from scratch (model.backbone.pretrained=null) on %d identities: far too few to learn "

@@ -23,6 +23,7 @@ TINY = [
     "data.persistent_workers=false",
     "data.pin_memory=false",
     "trainer.log_every_n_steps=1",
+    "trainer.min_steps=0",  # tests size their runs in epochs
     "+trainer.enable_model_summary=false",
 ]
 
