@@ -77,7 +77,6 @@ def measure(cfg: DictConfig, feed: str, warmup: int, steps: int) -> dict[str, An
     """Fit ``warmup + steps`` steps fed by ``feed`` (loader | tensors); images/s over the last ``steps``."""
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg.data)
-    datamodule.setup("fit")
     model = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     clock = StepClock(warmup)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[clock],

@@ -28,7 +28,7 @@ def steps_per_epoch(trainer: L.Trainer, loader_batches: int) -> int:
     """Optimizer steps one epoch makes on this trainer, from the batches of the (not yet distributed) loader."""
     batches = math.ceil(loader_batches / max(trainer.world_size, 1))
     limit = trainer.limit_train_batches
-    batches = min(batches, limit) if isinstance(limit, int) else int(batches * (1.0 if limit is None else limit))
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)  # the Trainer makes None 1.0
     return max(math.ceil(batches / max(trainer.accumulate_grad_batches, 1)), 1)
 
 
