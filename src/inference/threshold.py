@@ -5,7 +5,7 @@ else of the newest ``<search root>/**/eval/report.json`` made with the same mode
 else the configured default. A report of another model is never used (its scores are not comparable).
 The default is not calibrated for the model: :attr:`Threshold.calibrated` is False and
 :data:`CALIBRATION_HINT` says how to calibrate it. Faces are accepted by
-:func:`src.evaluation.acceptance.accepts` (``similarity >= threshold``).
+:func:`src.scoring.acceptance.accepts` (``similarity >= threshold``).
 """
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
+from src.gallery.rows import GalleryError as MilvusStoreError
 from src.serve.auth import ApiKeyMiddleware
 from src.serve.limits import BodySizeLimit, ImageRejected
 from src.serve.metrics import MetricsMiddleware
 from src.serve.routes import ops_router, v1_router
 from src.serve.service import Service
-from src.vector_store import MilvusStoreError
 
 log = logging.getLogger(__name__)
 
