@@ -128,7 +128,8 @@ def test_cluster_name_identify_merge_move_and_add_photos(trained_run, tmp_path, 
 
     caplog.set_level(logging.INFO)
     again = cluster(_cluster_cfg(ckpt, photos, output, tmp_path))  # resumes: every photo is cached
-    assert any(f"{PEOPLE * PER_PERSON} of {PEOPLE * PER_PERSON} photos are cached" in r.getMessage()
+    photos_seen = PEOPLE * PER_PERSON + 1  # the broken .png is a photo that failed to decode, cached as such
+    assert any(f"{photos_seen} of {photos_seen} photos are cached" in r.getMessage()
                for r in caplog.records)
     assert [c["size"] for c in again["clusters"]] == [c["size"] for c in result["clusters"]]
 
@@ -151,14 +152,53 @@ def test_cluster_name_identify_merge_move_and_add_photos(trained_run, tmp_path, 
     assert len(alice) == 1 and str(later) in {face["image"] for face in alice[0]["faces"]}
     assert alice[0]["size"] == first["size"] + 1
 
-    others = [c for c in grown["clusters"] if c["person_id"] is None]
-    if others:  # merge an unnamed cluster into alice's, then move one face out to a cluster of its own
-        merged = merge_clusters(output, others[0]["id"], alice[0]["id"])
-        assert merged["person_id"] == "alice" and merged["size"] == alice[0]["size"] + others[0]["size"]
+    # move one of alice's faces to a cluster of its own, then merge that cluster back into hers
     face = alice[0]["faces"][-1]["face"]
     moved = move_face(output, face, -1)
     assert moved["size"] == 1 and moved["faces"][0]["face"] == face and moved["person_id"] is None
+    assert moved["id"] not in {c["id"] for c in grown["clusters"]}
+    merged = merge_clusters(output, moved["id"], alice[0]["id"])
+    assert merged["person_id"] == "alice" and merged["size"] == alice[0]["size"]
+    assert face in {f["face"] for f in merged["faces"]}
     final = json.loads((output / "clusters.json").read_text())
     assert sum(c["size"] for c in final["clusters"]) + len(final["unclustered"]) == PEOPLE * PER_PERSON + 1
     with pytest.raises(ValueError, match="No cluster 999"):
         merge_clusters(output, 999, 0)
+
+
+def test_service_lists_and_names_clusters(trained_run, tmp_path):
+    import httpx
+
+    from src.bench.serve_process import ServeProcess
+
+    _, objects = trained_run
+    ckpt = objects["best_ckpt"]
+    photos, output = tmp_path / "photos", tmp_path / "out"
+    _photo_pile(objects, photos)
+    result = cluster(_cluster_cfg(ckpt, photos, output, tmp_path))
+    target = result["clusters"][0]
+    key = "cluster-test-key-0123456789"
+    process = ServeProcess([f"ckpt_path={ckpt}", f"milvus.uri={output / 'gallery.db'}", "serve.create_gallery=true",
+                            f"serve.cluster_output={output}", f"serve.upload_dir={tmp_path}/uploads",
+                            f"hydra.run.dir={tmp_path}/run"], tmp_path / "serve.log", env={"FACEREC_API_KEY": key})
+    process.start()
+    try:
+        with httpx.Client(base_url=process.url, headers={"X-API-Key": key}, timeout=60) as http:
+            listed = http.get("/v1/clusters").json()
+            assert [(c["id"], c["size"]) for c in listed["clusters"]] == [(c["id"], c["size"])
+                                                                         for c in result["clusters"]]
+            assert listed["unclustered"] == len(result["unclustered"])
+            sheet = http.get(f"/v1/clusters/{target['id']}/sheet")
+            assert sheet.headers["content-type"] == "image/png" and sheet.content[:4] == b"\x89PNG"
+            assert http.post("/v1/clusters/999/name", json={"person_id": "x"}).status_code == 400
+            named = http.post(f"/v1/clusters/{target['id']}/name", json={"person_id": "bob"})
+            assert named.status_code == 200, named.text
+            assert named.json()["rows_written"] == named.json()["gallery_rows"] == target["size"]
+            probe = Path(target["faces"][0]["image"])
+            found = http.post("/v1/identify", files=[("image", (probe.name, probe.read_bytes(), "image/png"))],
+                              params={"threshold": 0.99}).json()
+            assert found["person_id"] == "bob" and found["similarity"] > 0.999
+            assert [c["person_id"] for c in http.get("/v1/clusters").json()["clusters"]].count("bob") == 1
+            assert httpx.get(f"{process.url}/v1/clusters").status_code == 401
+    finally:
+        process.stop()

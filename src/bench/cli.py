@@ -16,6 +16,8 @@ from typing import Any
 
 from src.bench.align import AlignConfig, run_align
 from src.bench.arch import ArchConfig, run_arch
+from src.bench.cluster import ClusterBenchConfig, run_cluster_bench
+from src.bench.cluster_scale import ClusterScaleConfig, run_cluster_scale
 from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
@@ -32,11 +34,15 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "arch": (ArchConfig, run_arch),
     "serve": (ServeBenchConfig, run_serve_bench),
     "align": (AlignConfig, run_align),
+    "cluster": (ClusterBenchConfig, run_cluster_bench),
+    "cluster_scale": (ClusterScaleConfig, run_cluster_scale),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align,cluster,cluster_scale} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
-         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")
+         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"
+         "       facerec-bench cluster ckpt_path=dlib data=../shared/data/orl_faces_30   "
+         "facerec-bench cluster_scale sizes=[10000]")
 
 
 def _params(cfg: Any) -> dict[str, Any]:

@@ -67,6 +67,10 @@ def create_app(service: Service, api_key: str | None) -> ASGIApp:
     app = FastAPI(title="facerec", summary="Face identification against a Milvus gallery", version="1",
                   lifespan=lifespan)
     routers = [v1_router(service, settings), ops_router(service)]
+    if settings.cluster_output:
+        from src.serve.cluster_routes import cluster_router
+
+        routers.append(cluster_router(service, settings.cluster_output))
     for router in routers:
         app.include_router(router)
     add_error_answers(app)
