@@ -10,6 +10,8 @@ import torch
 from src.datamodules.identities import TrainedOn
 from src.embedding.backbone_file import iresnet_from_state_dict, is_bare_state_dict
 from src.models.backbone import build_embedder
+from src.models.dlib_format import dlib_magic
+from src.models.dlib_resnet import DLIB_IMAGE_SIZE, DlibResNet, resolve_dlib_file
 from src.utils.checkpoint_file import read_checkpoint
 
 
@@ -26,7 +28,10 @@ class LoadedEmbedder:
 
 def model_id(loaded: LoadedEmbedder) -> str:
     """How a collection or an evaluation report names the model: architecture and checkpoint content hash."""
-    family = "iresnet" if getattr(loaded.model, "arch", "") == "iresnet" else "resnet"  # torchvision ids unchanged
+    arch = getattr(loaded.model, "arch", "")
+    if arch == "dlib":
+        return f"dlib-resnet{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
+    family = "iresnet" if arch == "iresnet" else "resnet"  # torchvision ids unchanged
     return f"{family}{loaded.model.depth}-{loaded.model.embedding_dim}d@{loaded.fingerprint}"
 
 
@@ -39,16 +44,21 @@ def _fingerprint(path: Path) -> str:
 
 
 def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
-    """Load a ``FaceRecognitionModule`` checkpoint's embedder in eval mode on CPU.
+    """Load a ``FaceRecognitionModule`` checkpoint's embedder in eval mode on CPU; ``dlib`` names dlib's pretrained
+    face ResNet from the installed package, and a dlib ``.dat`` network file loads the same way.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not a checkpoint
     of this project (no ``hyper_parameters.backbone``).
     """
-    path = Path(ckpt_path).expanduser()
+    path = resolve_dlib_file(ckpt_path) if str(ckpt_path) == "dlib" else Path(ckpt_path).expanduser()
+    if path.is_file() and dlib_magic(path):
+        model = DlibResNet(pretrained=path).eval()
+        return LoadedEmbedder(model=model, checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
+                              image_size=DLIB_IMAGE_SIZE)
     if not path.is_file():
         raise FileNotFoundError(
             f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "
-            f"the best ones there)."
+            f"the best ones there), or ckpt_path=dlib for dlib's pretrained face network."
         )
     checkpoint = read_checkpoint(path)
     if is_bare_state_dict(checkpoint):  # an arcface_torch backbone.pth: architecture from its keys

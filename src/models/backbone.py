@@ -9,6 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
+from src.models.dlib_resnet import DlibResNet
 from src.models.iresnet import IResNet
 from src.utils.checkpoint_file import read_checkpoint
 
@@ -69,13 +70,17 @@ class FaceEmbedder(nn.Module):
 
 
 def build_embedder(arch: str = "torchvision", image_size: int | None = None, **kwargs) -> nn.Module:
-    """The embedder of ``model.backbone``: ``arch=torchvision`` (:class:`FaceEmbedder`, ImageNet fine-tuning) or
-    ``arch=iresnet`` (:class:`~src.models.iresnet.IResNet`, arcface_torch layout, sized for ``image_size``)."""
+    """The embedder of ``model.backbone``: ``arch=torchvision`` (:class:`FaceEmbedder`, ImageNet fine-tuning),
+    ``arch=iresnet`` (:class:`~src.models.iresnet.IResNet`, arcface_torch layout, sized for ``image_size``) or
+    ``arch=dlib`` (:class:`~src.models.dlib_resnet.DlibResNet`, dlib's pretrained face ResNet, 150 px)."""
     if arch == "torchvision":
         return FaceEmbedder(**kwargs)  # global pooling: any input size, image_size not needed
     if arch == "iresnet":
         return IResNet(image_size=image_size or 112, **kwargs)
-    raise ValueError(f"Unknown backbone architecture '{arch}'; set model.backbone.arch=torchvision or iresnet.")
+    if arch == "dlib":
+        return DlibResNet(image_size=image_size or 150, **kwargs)
+    raise ValueError(f"Unknown backbone architecture '{arch}'; set model.backbone.arch=torchvision, iresnet or dlib "
+                     f"(or model=dlib_resnet).")
 
 
 def _cached_imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
