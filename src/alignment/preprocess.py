@@ -26,7 +26,7 @@ def locate(path: Path, aligner: FaceAligner) -> tuple[np.ndarray | None, str]:
     except Exception as error:  # PIL and the decoder raise many types for broken files
         return None, f"unreadable image: {type(error).__name__}: {error}"
     if result.crops:
-        return similarity(result.faces[0].landmarks, aligner.size).params, ""
+        return similarity(result.faces[0].landmarks, aligner.size, aligner.template).params, ""
     if result.status == "multiple_faces":
         return None, f"several faces: {result.detected} faces and alignment.multi_face=skip"
     border = f", {result.cut_by_border} cut by the border (alignment.allow_border=true keeps them)" \
