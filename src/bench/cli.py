@@ -17,6 +17,8 @@ from typing import Any
 from src.bench.align import AlignConfig, run_align
 from src.bench.arch import ArchConfig, run_arch
 from src.bench.config import BenchConfigError, parse_overrides
+from src.bench.dlib_chips import DlibChipsConfig, run_dlib_chips
+from src.bench.dlib_speed import DlibSpeedConfig, run_dlib_speed
 from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
 from src.bench.report import Outcome, default_out_dir, print_table, write_result
@@ -32,8 +34,10 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "arch": (ArchConfig, run_arch),
     "serve": (ServeBenchConfig, run_serve_bench),
     "align": (AlignConfig, run_align),
+    "dlib-speed": (DlibSpeedConfig, run_dlib_speed),
+    "dlib-chips": (DlibChipsConfig, run_dlib_chips),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align,dlib-speed,dlib-chips} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
          "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")

@@ -77,6 +77,7 @@ def run_split(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
     full_resolution = full_resolution_loader(datamodule)
     untrained_full = network_metrics(model.embedder, full_resolution) if full_resolution else None
+    model.train()  # network_metrics left it in eval mode, which Lightning would keep for training
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     loader = datamodule.val_dataloader()
