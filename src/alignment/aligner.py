@@ -1,7 +1,7 @@
 """Detect, pick and align the faces of one photo: RGB in, ``size`` x ``size`` template-aligned RGB crops out."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class FaceAligner:
         """From an ``align`` config node (conf/align.yaml): detector options plus ``size``, ``multi_face`` and
         ``template`` (``template`` given here wins: the embedding commands pass the model's own)."""
         detector = FaceDetector(cfg["min_face_size"], tuple(cfg["thresholds"]), tuple(cfg["rotations_deg"]),
-                                cfg["max_side"])
+                                cfg["max_side"], cfg.get("device", "cpu"), cfg.get("batch_size", 16))
         return cls(detector, size or cfg["size"], cfg["multi_face"], cfg["allow_border"],
                    template or cfg.get("template", TEMPLATE_NAME))
 
@@ -76,7 +76,15 @@ class FaceAligner:
 
     def align_rgb(self, image: Image.Image) -> Alignment:
         """Detect faces in an RGB photo and warp the kept ones onto the template."""
-        faces = self.detector.detect(image)
+        return self.align_found(image, self.detector.detect(image))
+
+    def align_many(self, images: Sequence[Image.Image]) -> list[Alignment]:
+        """``align_rgb`` for many photos, detected in batches (``FaceDetector.detect_many``)."""
+        return [self.align_found(im, faces) for im, faces in zip(images, self.detector.detect_many(images),
+                                                                    strict=True)]
+
+    def align_found(self, image: Image.Image, faces: list[Face]) -> Alignment:
+        """Pick the kept ones among the ``faces`` detected in ``image`` and warp them onto the template."""
         inside = faces if self.allow_border else [f for f in faces if f.inside(image.width, image.height)]
         cut = len(faces) - len(inside)
         if self.multi_face == "skip" and len(inside) > 1:
