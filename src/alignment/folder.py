@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from src.alignment.aligner import FaceAligner
+from src.alignment.aligner import Alignment, FaceAligner
 from src.alignment.report import AlignReport, ImageResult, previous_results
-from src.alignment.workers import map_with_aligner
+from src.alignment.workers import map_batches
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.folder_scan import IMAGE_EXTENSIONS
 
@@ -69,18 +70,35 @@ def output_names(stem: str, count: int, multi_face: str) -> list[str]:
     return [f"{stem}.png"][:count]
 
 
-def align_job(job: Job, aligner: FaceAligner) -> ImageResult:
-    """Align one photo and write its crops (each written to a temporary name, then renamed, so an interrupted
-    run never leaves a half-written PNG that a re-run would take as done)."""
+def align_jobs(jobs: list[Job], aligner: FaceAligner) -> list[ImageResult]:
+    """Align a batch of photos (detected together) and write their crops; a photo the batch fails on is retried
+    alone, so one bad photo fails only itself."""
+    images: dict[int, Image.Image] = {}
+    results: dict[int, ImageResult] = {}
+    for k, job in enumerate(jobs):
+        try:
+            images[k] = load_rgb(job.source)
+        except Exception as error:  # PIL and the decoder raise many types for broken files
+            results[k] = ImageResult(job.key, "failed", reason=f"unreadable image: {type(error).__name__}: {error}")
     try:
-        image = load_rgb(job.source)
-    except Exception as error:  # PIL and the decoder raise many types for broken files
-        return ImageResult(job.key, "failed", reason=f"unreadable image: {type(error).__name__}: {error}")
-    try:
-        result = aligner.align_rgb(image)
-    except Exception as error:
-        return ImageResult(job.key, "failed", reason=f"alignment failed: {type(error).__name__}: {error}")
-    names = output_names(job.stem, len(result.crops), aligner.multi_face)
+        aligned = dict(zip(images, aligner.align_many(list(images.values())), strict=True))
+    except Exception:
+        aligned = {}
+        for k, image in images.items():
+            try:
+                aligned[k] = aligner.align_rgb(image)
+            except Exception as error:
+                results[k] = ImageResult(jobs[k].key, "failed",
+                                         reason=f"alignment failed: {type(error).__name__}: {error}")
+    for k, result in aligned.items():
+        results[k] = write_crops(jobs[k], result, aligner.multi_face)
+    return [results[k] for k in range(len(jobs))]
+
+
+def write_crops(job: Job, result: Alignment, multi_face: str) -> ImageResult:
+    """Write one photo's crops (each to a temporary name, then renamed, so an interrupted run never leaves a
+    half-written PNG that a re-run would take as done)."""
+    names = output_names(job.stem, len(result.crops), multi_face)
     for crop, name in zip(result.crops, names, strict=True):
         target = job.output_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +137,7 @@ def align_folder(input_dir: str | Path, output_dir: str | Path, aligner: FaceAli
     with Progress(TextColumn("aligning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not progress) as bar:
         task = bar.add_task("aligning", total=len(todo))
-        for result in map_with_aligner(align_job, todo, aligner, workers):
+        for result in map_batches(align_jobs, todo, aligner, workers):
             report.add(result)
             report.processed += 1
             bar.advance(task)

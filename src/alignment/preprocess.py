@@ -10,23 +10,32 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from src.alignment.aligner import FaceAligner
+from src.alignment.aligner import Alignment, FaceAligner
 from src.alignment.template import similarity, warp
-from src.alignment.workers import map_with_aligner
+from src.alignment.workers import map_batches
 from src.datamodules.face_dataset import load_rgb
 
 log = logging.getLogger(__name__)
 UNALIGNED: dict[str, Any] = {"aligned": False}  # the preprocessing record of galleries built from plain crops
 
 
-def locate(path: Path, aligner: FaceAligner) -> tuple[np.ndarray | None, str]:
-    """The similarity matrix (3x3) of the face ``aligner`` keeps in ``path``, else ``None`` and why."""
-    try:
-        result = aligner.align_rgb(load_rgb(path))
-    except Exception as error:  # PIL and the decoder raise many types for broken files
-        return None, f"unreadable image: {type(error).__name__}: {error}"
+def locate_many(paths: list[Path], aligner: FaceAligner) -> list[tuple[np.ndarray | None, str]]:
+    """For each path, the similarity matrix (3x3) of the face ``aligner`` keeps, else ``None`` and why."""
+    out: list[tuple[np.ndarray | None, str]] = [(None, "")] * len(paths)
+    images = {}
+    for k, path in enumerate(paths):
+        try:
+            images[k] = load_rgb(path)
+        except Exception as error:  # PIL and the decoder raise many types for broken files
+            out[k] = None, f"unreadable image: {type(error).__name__}: {error}"
+    for k, result in zip(images, aligner.align_many(list(images.values())), strict=True):
+        out[k] = _transform(result, aligner)
+    return out
+
+
+def _transform(result: Alignment, aligner: FaceAligner) -> tuple[np.ndarray | None, str]:
     if result.crops:
-        return similarity(result.faces[0].landmarks, aligner.size).params, ""
+        return similarity(result.faces[0].landmarks, aligner.size, aligner.template).params, ""
     if result.status == "multiple_faces":
         return None, f"several faces: {result.detected} faces and alignment.multi_face=skip"
     border = f", {result.cut_by_border} cut by the border (alignment.allow_border=true keeps them)" \
@@ -55,7 +64,7 @@ class AlignedLoader:
         """Detect the faces of ``paths``; returns the ``(path, reason)`` pairs without a usable face."""
         todo = [Path(p) for p in paths if Path(p) not in self.transforms]
         skipped = []
-        for path, (matrix, reason) in zip(todo, map_with_aligner(locate, todo, self.aligner, self.workers),
+        for path, (matrix, reason) in zip(todo, map_batches(locate_many, todo, self.aligner, self.workers),
                                           strict=True):
             if matrix is None:
                 skipped.append((path, reason))

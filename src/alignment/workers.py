@@ -1,9 +1,12 @@
-"""Run a function of (item, aligner) over many items in worker processes, each holding one aligner."""
+"""Run a batch function of (items, aligner) over many items: batches of ``detector.batch_size`` through the
+batched detector, in worker processes (each holding one aligner) or in this process."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
+
+import torch
 
 from src.alignment.aligner import FaceAligner
 
@@ -14,24 +17,32 @@ _WORKER: tuple[FaceAligner, Callable[..., Any]] | None = None  # set in each wor
 
 def _start(aligner: FaceAligner, fn: Callable[..., Any]) -> None:
     global _WORKER
+    # One torch thread per worker process: the processes are the parallelism (and OpenMP pools do not survive fork).
+    torch.set_num_threads(1)
     _WORKER = (aligner, fn)
 
 
-def _call(item: Any) -> Any:
+def _call(batch: list[Any]) -> list[Any]:
     assert _WORKER is not None, "worker process started without an aligner"
     aligner, fn = _WORKER
-    return fn(item, aligner)
+    return fn(batch, aligner)
 
 
-def map_with_aligner(fn: Callable[[T, FaceAligner], R], items: Sequence[T], aligner: FaceAligner,
-                     workers: int) -> Iterator[R]:
-    """``fn(item, aligner)`` for every item, in order; ``workers`` processes (this process when ``<= 1``).
-
-    The detector is pure NumPy and holds the GIL for much of its work, so processes, not threads.
-    ``fn`` must be a module-level function (it is pickled to the workers).
-    """
-    if workers <= 1 or len(items) < 2:
-        yield from (fn(item, aligner) for item in items)
+def map_batches(fn: Callable[[list[T], FaceAligner], list[R]], items: Sequence[T], aligner: FaceAligner,
+                workers: int) -> Iterator[R]:
+    """``fn(batch, aligner)`` over batches of ``aligner.detector.batch_size`` items; yields one result per item,
+    in order. ``workers`` processes on the CPU (this process when ``<= 1``); on a GPU always this process (one
+    process drives the device best, and CUDA does not survive fork). ``fn`` must be a module-level function
+    (it is pickled to the workers)."""
+    size = aligner.detector.batch_size
+    if workers > 1 and len(items) > 1 and aligner.detector.device.type == "cpu":
+        # Batches small enough that every worker gets several (the last ones finish together).
+        size = max(1, min(size, len(items) // (2 * workers)))
+    batches = [list(items[i:i + size]) for i in range(0, len(items), size)]
+    if workers <= 1 or len(batches) < 2 or aligner.detector.device.type != "cpu":
+        for batch in batches:
+            yield from fn(batch, aligner)
         return
     with ProcessPoolExecutor(workers, initializer=_start, initargs=(aligner, fn)) as pool:
-        yield from pool.map(_call, items, chunksize=max(1, min(8, len(items) // (4 * workers))))
+        for results in pool.map(_call, batches):
+            yield from results

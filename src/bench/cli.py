@@ -19,6 +19,8 @@ from src.bench.arch import ArchConfig, run_arch
 from src.bench.cluster import ClusterBenchConfig, run_cluster_bench
 from src.bench.cluster_scale import ClusterScaleConfig, run_cluster_scale
 from src.bench.config import BenchConfigError, parse_overrides
+from src.bench.dlib_chips import DlibChipsConfig, run_dlib_chips
+from src.bench.dlib_speed import DlibSpeedConfig, run_dlib_speed
 from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
 from src.bench.report import Outcome, default_out_dir, print_table, write_result
@@ -36,8 +38,11 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "align": (AlignConfig, run_align),
     "cluster": (ClusterBenchConfig, run_cluster_bench),
     "cluster_scale": (ClusterScaleConfig, run_cluster_scale),
+    "dlib-speed": (DlibSpeedConfig, run_dlib_speed),
+    "dlib-chips": (DlibChipsConfig, run_dlib_chips),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align,cluster,cluster_scale} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align,cluster,cluster_scale,dlib-speed,dlib-chips} "
+         "[key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
          "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"

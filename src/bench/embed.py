@@ -29,7 +29,7 @@ VARIANTS = ("bare", "none", "concat")
 
 @dataclass
 class EmbedConfig(CommonConfig):
-    arch: str = "torchvision"  # torchvision | iresnet
+    arch: str = "torchvision"  # torchvision | iresnet | dlib (with depth=29 embedding_dim=128 image_size=150)
     depth: int = 50
     image_size: int = 112
     embedding_dim: int = 512
@@ -77,7 +77,9 @@ def bare_step(embedder: TTAEmbedder, images: torch.Tensor) -> Callable[[], Any]:
 
 def measure(cfg: EmbedConfig, variant: str, channels_last: bool, batch_size: int, device: torch.device) -> dict:
     torch.manual_seed(cfg.seed)
-    model = build_embedder(cfg.arch, cfg.image_size, depth=cfg.depth, embedding_dim=cfg.embedding_dim)
+    # random weights: throughput only (pretrained=None also keeps arch=dlib from reading its file per row)
+    model = build_embedder(cfg.arch, cfg.image_size, depth=cfg.depth, embedding_dim=cfg.embedding_dim,
+                           pretrained=None)
     embedder = TTAEmbedder(model, mode="none" if variant == "bare" else variant, device=device,
                            channels_last=channels_last, autocast=cfg.autocast)
     images = torch.randn(batch_size, 3, cfg.image_size, cfg.image_size)

@@ -58,12 +58,26 @@ def pixel_metrics(loader: Iterable, max_pairs: int = 3000) -> dict[str, float]:
     return _metrics(((x.flatten(1), y, i) for x, y, i in loader), max_pairs)
 
 
+def full_resolution_loader(datamodule: Any) -> Iterable | None:
+    """With ``data.low_res_val`` (held-out faces reduced to ``data.low_res_size``): the same people at full
+    resolution, to check that fine-tuning for the low-resolution domain keeps the full-resolution accuracy."""
+    if not datamodule.hparams.get("low_res_val"):
+        return None
+    datamodule.hparams.low_res_val = False
+    loader = datamodule.val_dataloader()
+    datamodule.hparams.low_res_val = True
+    return loader
+
+
 def run_split(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg`` once; pixel / untrained / trained metrics on its held-out people plus run facts."""
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg.data)
     model = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
+    full_resolution = full_resolution_loader(datamodule)
+    untrained_full = network_metrics(model.embedder, full_resolution) if full_resolution else None
+    model.train()  # network_metrics left it in eval mode, which Lightning would keep for training
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     loader = datamodule.val_dataloader()
@@ -79,6 +93,8 @@ def run_split(cfg: DictConfig) -> dict[str, Any]:
         "trained": network_metrics(model, loader),
         "train_acc": float(trainer.callback_metrics.get("train/acc", float("nan"))),
     }
+    if full_resolution:
+        row["full_resolution"] = {"untrained": untrained_full, "trained": network_metrics(model, full_resolution)}
     print(json.dumps(row), flush=True)
     return row
 
@@ -126,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
         "runs": rows,
         "summary": {metric: summarize(rows, metric) for metric in ("rank1", "verif_acc")},
     }
+    if all("full_resolution" in row for row in rows):
+        result["summary"]["full_resolution_rank1"] = {
+            name: summarize([{**row["full_resolution"], "pixels": row["pixels"]} for row in rows])[name]
+            for name in ("untrained", "trained")}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "result.json"
     path.write_text(json.dumps(result, indent=2))

@@ -81,6 +81,9 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         crop_scale: tuple[float, float] = (0.85, 1.0),
         color_jitter: float = 0.2,
         decode_check: bool = True,
+        low_res_size: int | None = None,
+        low_res_fraction: float = 0.0,
+        low_res_val: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -151,11 +154,14 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        transform = train_transform(self.hparams.image_size, self.hparams.crop_scale, self.hparams.color_jitter)
+        transform = train_transform(self.hparams.image_size, self.hparams.crop_scale, self.hparams.color_jitter,
+                                    low_res_size=self.hparams.low_res_size,
+                                    low_res_fraction=self.hparams.low_res_fraction)
         return self._loader(FaceImageDataset(IdentitySplit.samples(self.split.train), transform), shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.split.val:
             return []
         samples = IdentitySplit.samples(self.split.val)
-        return self._loader(FaceImageDataset(samples, eval_transform(self.hparams.image_size)), shuffle=False)
+        low_res = self.hparams.low_res_size if self.hparams.low_res_val else None
+        return self._loader(FaceImageDataset(samples, eval_transform(self.hparams.image_size, low_res)), shuffle=False)

@@ -14,6 +14,8 @@ from src.models.dlib_format import dlib_magic
 from src.models.dlib_resnet import DLIB_IMAGE_SIZE, DlibResNet, resolve_dlib_file
 from src.utils.checkpoint_file import read_checkpoint
 
+DLIB_TRAINING_SET = "dlib's own training faces (about 3 million faces of ~7,500 people, per dlib; not shipped)"
+
 
 @dataclass
 class LoadedEmbedder:
@@ -53,8 +55,9 @@ def load_embedder(ckpt_path: str | Path) -> LoadedEmbedder:
     path = resolve_dlib_file(ckpt_path) if str(ckpt_path) == "dlib" else Path(ckpt_path).expanduser()
     if path.is_file() and dlib_magic(path):
         model = DlibResNet(pretrained=path).eval()
+        # trained on none of the user's people, so held-out evaluation takes every person of a folder
         return LoadedEmbedder(model=model, checkpoint=str(path.resolve()), fingerprint=_fingerprint(path),
-                              image_size=DLIB_IMAGE_SIZE)
+                              image_size=DLIB_IMAGE_SIZE, trained_on=TrainedOn(DLIB_TRAINING_SET, frozenset()))
     if not path.is_file():
         raise FileNotFoundError(
             f"Checkpoint not found: {path}. Pass ckpt_path=<.ckpt from checkpoints/> (training writes last.ckpt and "

@@ -16,6 +16,7 @@ from PIL import Image
 
 from src.alignment.aligner import FaceAligner
 from src.alignment.preprocess import UNALIGNED, AlignedLoader
+from src.alignment.template import TEMPLATE_NAME
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.transforms import eval_transform
 from src.embedding.checkpoint import LoadedEmbedder, load_embedder, model_id
@@ -31,7 +32,8 @@ class FaceModel:
         tta_mode: ``concat`` | ``sum`` | ``none``; a gallery only accepts the mode it was built with.
         image_size: input size; default the size stored in the checkpoint.
         device: default CUDA when available, else CPU.
-        align: detect each photo's face and embed it aligned onto the ArcFace template (raw photos in);
+        align: detect each photo's face and embed it aligned onto the model's template (raw photos in; the
+            network's ``alignment_template`` attribute, ArcFace's when it has none, e.g. dlib's chip for dlib's);
             photos without a face are found by :meth:`faceless` and must be left out by the caller.
         alignment: alignment options (the keys of conf/alignment/mtcnn.yaml); default: those defaults.
     """
@@ -45,9 +47,10 @@ class FaceModel:
         if not self.image_size:
             raise ValueError(f"{loaded.checkpoint} stores no image size; pass image_size=<training image size>.")
         self.aligned: AlignedLoader | None = None
-        if align:  # crops come out at the model's input size
-            aligner = (FaceAligner.from_config(alignment, size=self.image_size) if alignment
-                       else FaceAligner(size=self.image_size))
+        if align:  # crops come out at the model's input size, on the template the network was trained with
+            template = getattr(loaded.model, "alignment_template", TEMPLATE_NAME)
+            aligner = (FaceAligner.from_config(alignment, size=self.image_size, template=template) if alignment
+                       else FaceAligner(size=self.image_size, template=template))
             self.aligned = AlignedLoader(aligner, int(alignment.get("workers", 0)) if alignment else 0)
 
     @property

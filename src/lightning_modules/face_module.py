@@ -1,6 +1,7 @@
 """Training a face embedder with a margin head, validated on held-out identities."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import hydra
@@ -16,6 +17,9 @@ from src.evaluation.verification import best_threshold_accuracy, genuine_imposto
 from src.lightning_modules.optim import build_optimizer, warmup_cosine
 from src.lightning_modules.recipe_checks import describe_run, ensure_min_steps, report_selection
 from src.models.backbone import build_embedder
+
+log = logging.getLogger(__name__)
+HEAD_INITS = ("random", "class_means")
 
 
 def _plain(value: Any) -> Any:
@@ -40,6 +44,10 @@ class FaceRecognitionModule(L.LightningModule):
         channels_last: use channels_last memory format on CUDA.
         val_max_pairs: genuine pairs (and as many impostors) used for validation verification accuracy.
         image_size: input size the model is trained at, stored so exports can rebuild the transform.
+        head_init: ``random`` or ``class_means``: at the start of a fresh run, each class centre of the margin head
+            is set to the mean direction of its people's embeddings from the (pretrained) network, so the first
+            steps pull faces towards where they already are instead of towards random centres (random centres with
+            trunk lr 1e-4 took dlib's network from held-out rank-1 1.00 to 0.10 within 50 steps, issue 20).
     """
 
     def __init__(
@@ -53,8 +61,11 @@ class FaceRecognitionModule(L.LightningModule):
         channels_last: bool = True,
         val_max_pairs: int = 3000,
         image_size: int | None = None,
+        head_init: str = "random",
     ) -> None:
         super().__init__()
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"model.head_init={head_init!r}: use one of {', '.join(HEAD_INITS)}.")
         backbone, head, optimizer, scheduler = map(_plain, (backbone, head, optimizer, scheduler))
         self.save_hyperparameters()
         self.embedder = build_embedder(**backbone)
@@ -93,6 +104,8 @@ class FaceRecognitionModule(L.LightningModule):
     def on_train_start(self) -> None:
         """Validate the untrained network (step 0 of a fresh run) and check the run against the data size."""
         if self.global_step == 0:
+            if self.hparams.head_init == "class_means":
+                self._init_head_from_class_means()
             self.untrained_metrics = self._validate_now() or None
             self.log_dict({f"untrained/{k}": v for k, v in (self.untrained_metrics or {}).items()})
         if self.trainer.is_global_zero:
@@ -101,6 +114,33 @@ class FaceRecognitionModule(L.LightningModule):
     def on_fit_end(self) -> None:
         if self.trainer.is_global_zero:
             report_selection(self.val_history, self.untrained_metrics)
+
+    @torch.no_grad()
+    def _init_head_from_class_means(self) -> None:
+        """Set every class centre to the normalized mean embedding of its training images (one pass, eval mode)."""
+        weight = getattr(self.head, "weight", None)
+        if not isinstance(weight, torch.nn.Parameter) or weight.dim() != 2:
+            raise ValueError("model.head_init=class_means needs a margin head with class centres (head=cosface or "
+                             "head=arcface).")
+        sums = torch.zeros(weight.shape, device=self.device)
+        counts = torch.zeros(weight.shape[0], device=self.device)
+        was_training = self.training
+        self.eval()
+        for images, labels, _ in self.trainer.datamodule.train_dataloader():
+            features = F.normalize(self(self._prepare(images.to(self.device))).float(), dim=1)
+            labels = labels.to(self.device)
+            sums.index_add_(0, labels, features)
+            counts.index_add_(0, labels, torch.ones_like(labels, dtype=counts.dtype))
+        self.train(was_training)
+        if self.trainer.world_size > 1:
+            sums, counts = (self.trainer.strategy.reduce(t, reduce_op="sum") for t in (sums, counts))
+        seen = counts > 0
+        # the same norm as the random init (sqrt(D)): it sets how far an optimizer step turns a centre
+        weight.data[seen] = F.normalize(sums[seen], dim=1).to(weight.dtype) * weight.shape[1] ** 0.5
+        if not seen.all():
+            log.warning("head_init=class_means: %d of %d classes had no image in the pass (dropped last batch); "
+                        "their centres stay random.", int((~seen).sum()), len(seen))
+        log.info("Class centres set from the mean embeddings of %d training images.", int(counts.sum()))
 
     @torch.no_grad()
     def _validate_now(self) -> dict[str, float]:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from src.alignment.template import DLIB_TEMPLATE_NAME
 from src.models.dlib_format import DlibNetwork, LayerRecord, read_network
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class DlibResNet(nn.Module):
     """
 
     arch = "dlib"
+    alignment_template = DLIB_TEMPLATE_NAME  # dlib's chip, what align=true cuts for this network
 
     def __init__(self, pretrained: str | os.PathLike | None = "dlib", depth: int = DLIB_DEPTH,
                  embedding_dim: int = DLIB_EMBEDDING_DIM, image_size: int = DLIB_IMAGE_SIZE,
