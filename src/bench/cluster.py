@@ -36,7 +36,9 @@ class ClusterBenchConfig(CommonConfig):
                                                            "dbscan", "hdbscan"])
     threshold: float | None = None  # null: what facerec-cluster picks for this checkpoint
     default_threshold: float = 0.5  # when neither an eval report nor conf/cluster.yaml's family_thresholds apply
-    sweep: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(13)])
+    # coarse over the usual range, fine where dlib-like models separate people (their impostors reach ~0.9)
+    sweep: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(11)]
+                               + [round(0.82 + 0.01 * i, 2) for i in range(16)])
     neighbours: int = 20
     cache_dir: str | None = None  # where faces are cached between runs; default <out_dir>/faces
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from src.alignment.aligner import FaceAligner
-from src.alignment.workers import map_with_aligner
+from src.alignment.workers import map_batches
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.folder_scan import IMAGE_EXTENSIONS
 from src.embedding.images import progress_bar
@@ -73,22 +73,33 @@ def find_photos(root: str | Path) -> tuple[list[Path], list[tuple[str, str]]]:
     return photos, [(str(p), "not an image file") for p in skipped]
 
 
-def detect(path: Path, aligner: FaceAligner | None) -> tuple[list[list[float]], list[np.ndarray], str]:
-    """Boxes and RGB crops of every face in ``path`` (without ``aligner``: the whole image is the face), or why
-    there is none. Module level: it runs in the aligner's worker processes."""
-    try:
-        image = load_rgb(path)
-    except Exception as error:  # PIL and the decoder raise many types for broken files
-        return [], [], f"unreadable image: {type(error).__name__}: {error}"
-    if aligner is None:
-        return [[0.0, 0.0, float(image.width), float(image.height)]], [np.asarray(image)], ""
-    result = aligner.align_rgb(image)
-    if not result.crops:
-        cut = f", {result.cut_by_border} cut by the border" if result.cut_by_border else ""
-        return [], [], (f"no face: none found with alignment.min_face_size={aligner.detector.min_face_size}{cut}; "
-                        "lower it for small faces, or align=false for photos that are already face crops")
-    boxes = [[round(float(v), 1) for v in face.box] for face in result.faces]
-    return boxes, [np.asarray(crop) for crop in result.crops], ""
+Found = tuple[list[list[float]], list[np.ndarray], str]  # boxes, RGB crops, why there are none
+
+
+def _no_face(aligner: FaceAligner, cut: int) -> str:
+    border = f", {cut} cut by the border" if cut else ""
+    return (f"no face: none found with alignment.min_face_size={aligner.detector.min_face_size}{border}; lower it "
+            "for small faces, or align=false for photos that are already face crops")
+
+
+def detect(paths: list[Path], aligner: FaceAligner | None) -> list[Found]:
+    """Boxes and crops of every face of each photo (without ``aligner``: the whole image is the face), or why
+    there is none. Module level: it runs in the aligner's worker processes, a batch of photos at a time."""
+    images: dict[int, Image.Image] = {}
+    found: list[Found] = []
+    for k, path in enumerate(paths):
+        try:
+            images[k] = load_rgb(path)
+            found.append(([[0.0, 0.0, float(images[k].width), float(images[k].height)]], [np.asarray(images[k])], ""))
+        except Exception as error:  # PIL and the decoder raise many types for broken files
+            found.append(([], [], f"unreadable image: {type(error).__name__}: {error}"))
+    if aligner is None or not images:
+        return found
+    for k, result in zip(images, aligner.align_many(list(images.values())), strict=True):
+        boxes = [[round(float(v), 1) for v in face.box] for face in result.faces]
+        found[k] = (boxes, [np.asarray(crop) for crop in result.crops],
+                    "" if result.crops else _no_face(aligner, result.cut_by_border))
+    return found
 
 
 class FaceCache:
@@ -159,7 +170,8 @@ def embed_faces(model: FaceModel, root: str | Path, output: Path, workers: int =
     with progress_bar("finding and embedding faces") as progress:
         task = progress.add_task("faces", total=len(todo))
         for chunk in _chunks(todo, CHUNK):
-            found = list(map_with_aligner(detect, list(chunk), aligner, processes if aligner else 1))
+            found = list(detect(list(chunk), None)) if aligner is None else list(
+                map_batches(detect, list(chunk), aligner, processes))
             crops = [Image.fromarray(crop) for _, photo_crops, _ in found for crop in photo_crops]
             vectors = model.embed_images(crops, batch_size) if crops else np.zeros((0, model.dim), np.float32)
             start = 0
