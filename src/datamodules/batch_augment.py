@@ -73,22 +73,22 @@ class BatchAugment(nn.Module):
                          aligned=True)
 
     def jitter(self, images: torch.Tensor) -> torch.Tensor:
-        """Brightness, contrast and saturation factors from U(1 - j, 1 + j), applied in a random order per sample."""
+        """Brightness, contrast and saturation factors from U(1 - j, 1 + j), applied in a random order per sample
+        (each step touches only the samples whose order puts that operation there)."""
         n, j = len(images), self.color_jitter
         factors = torch.empty(3, n, device=images.device).uniform_(max(0.0, 1 - j), 1 + j)
         order = torch.argsort(torch.rand(n, 3, device=images.device), dim=1)  # a random permutation per sample
         for position in range(3):
             for op in range(3):
-                chosen = (order[:, position] == op).view(-1, 1, 1, 1)
-                if not chosen.any():
-                    continue
+                chosen = torch.nonzero(order[:, position] == op).squeeze(1)
+                subset, factor = images[chosen], factors[op, chosen]
                 if op == 0:
-                    changed = (images * factors[0].view(-1, 1, 1, 1)).clamp_(0, 1)
+                    subset = (subset * factor.view(-1, 1, 1, 1)).clamp_(0, 1)
                 elif op == 1:
-                    changed = _blend(images, _grey(images).mean(dim=(1, 2, 3), keepdim=True), factors[1])
+                    subset = _blend(subset, _grey(subset).mean(dim=(1, 2, 3), keepdim=True), factor)
                 else:
-                    changed = _blend(images, _grey(images), factors[2])
-                images = torch.where(chosen, changed, images)
+                    subset = _blend(subset, _grey(subset), factor)
+                images[chosen] = subset
         return images
 
     @torch.no_grad()
