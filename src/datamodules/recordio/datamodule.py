@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import copy
-import io
 import logging
-import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from src.datamodules.folder_scan import FolderScan
+from src.datamodules.image_decode import load_rgb
 from src.datamodules.image_folder import FaceImageFolderDataModule, IdentitySplit
 from src.datamodules.recordio.format import RecordError
 from src.datamodules.recordio.reader import RecordReader
@@ -23,21 +22,15 @@ from src.datamodules.transforms import eval_transform, train_transform
 log = logging.getLogger(__name__)
 
 
-def decode_image(image: bytes) -> Image.Image:
-    """Encoded image bytes (JPEG in InsightFace sets) -> RGB."""
-    with Image.open(io.BytesIO(image)) as decoded:
-        return decoded.convert("RGB")
+def decode_image(image: bytes, name: str = "record") -> Image.Image:
+    """Encoded image bytes (JPEG in InsightFace sets) -> RGB, through the one decoder (format allow-list, pixel
+    cap, 16-bit and modes: src.datamodules.image_decode)."""
+    return load_rgb(image, name)
 
 
 def image_keys(reader: RecordReader) -> list[int]:
-    """Keys of the image records: ``1 .. label[0]-1`` when record 0 is InsightFace's header, else every key."""
-    try:
-        header, _ = reader.read(0) if 0 in reader.index else (None, b"")
-    except (RecordError, struct.error):
-        header = None
-    if header is not None and header.flag > 0 and header.labels:
-        return [k for k in range(1, int(header.labels[0])) if k in reader.index]
-    return reader.keys()
+    """Keys of the image records (see :meth:`RecordReader.image_keys`)."""
+    return reader.image_keys()
 
 
 def _check(reader: RecordReader, key: int, decode: bool) -> tuple[int | None, str | None]:
