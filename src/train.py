@@ -19,6 +19,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     from src.datamodules.build import build_datamodule
     from src.eval import evaluate
+    from src.utils.checkpoint_file import read_checkpoint
     from src.utils.instantiate import instantiate_group
 
     if cfg.get("seed") is not None:
@@ -28,6 +29,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if cfg.get("ckpt_path"):  # a refused file is named here, not in torch's advice to load it with weights_only=False
+        read_checkpoint(cfg.ckpt_path)
     # weights_only: a resumed checkpoint is read as data only, whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

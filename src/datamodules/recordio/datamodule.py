@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,21 +23,16 @@ from src.datamodules.transforms import eval_transform
 log = logging.getLogger(__name__)
 
 
-def decode_image(image: bytes) -> Image.Image:
-    """Encoded image bytes (JPEG in InsightFace sets) -> RGB, by the fast JPEG path (same pixels as Pillow) or
-    :func:`load_rgb` (see :mod:`src.datamodules.fast_decode`)."""
-    return Image.fromarray(decode_rgb(image))
+def decode_image(image: bytes, name: str = "record") -> Image.Image:
+    """Encoded image bytes (JPEG in InsightFace sets) -> RGB: the fast JPEG path (same pixels) or the one decoder
+    (format allow-list, pixel cap, 16-bit and modes: :mod:`src.datamodules.image_decode`), see
+    :mod:`src.datamodules.fast_decode`."""
+    return Image.fromarray(decode_rgb(image, name))
 
 
 def image_keys(reader: RecordReader) -> list[int]:
-    """Keys of the image records: ``1 .. label[0]-1`` when record 0 is InsightFace's header, else every key."""
-    try:
-        header, _ = reader.read(0) if 0 in reader.index else (None, b"")
-    except (RecordError, struct.error):
-        header = None
-    if header is not None and header.flag > 0 and header.labels:
-        return [k for k in range(1, int(header.labels[0])) if k in reader.index]
-    return reader.keys()
+    """Keys of the image records (see :meth:`RecordReader.image_keys`)."""
+    return reader.image_keys()
 
 
 def _check(reader: RecordReader, key: int, decode: bool) -> tuple[int | None, str | None]:
