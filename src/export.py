@@ -5,11 +5,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
 from src.gallery.config import ExportConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def export(cfg: DictConfig) -> ExportResult:
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
+@command("export")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-export`."""
     try:

@@ -7,7 +7,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     return metrics, objects
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@command("train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns val/rank1 so sweeps can optimize it."""
     import torch

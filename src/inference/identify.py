@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
 from src.inference.config import IdentifyConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 USAGE = "facerec-identify ckpt_path=<ckpt> image=<image or folder> milvus.uri=<gallery.db or http://host:port>"
@@ -48,7 +47,7 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
     return {**summary, "results": results, "output": str(path)}
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="identify")
+@command("identify")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-identify`."""
     identify(cfg)
