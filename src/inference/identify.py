@@ -26,9 +26,9 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
     model = options.gallery.load(options.ckpt_path, options.align, options.alignment)
     images = keep_faces(model, collect_images(options.image))  # align=true: photos without a face are skipped
     images.report()
-    threshold = resolve_threshold(options.threshold, options.threshold_from, Path(options.paths.root_dir) / "outputs",
-                                  model.model_id, model.tta_mode, options.default_threshold)
     with FaceGallery.open(model, options.milvus) as gallery:
+        threshold = resolve_threshold(options.threshold, options.threshold_from, gallery, model.model_id,
+                                      model.tta_mode, options.default_threshold)
         results = gallery.identify(images.paths, options.top_k, threshold.value, options.gallery.batch_size)
         uri, collection = gallery.store.settings.display_uri, gallery.store.collection_name
     latency = latency_summary([r.search_seconds for r in results])

@@ -40,7 +40,7 @@ def build_app(cfg: DictConfig, settings: ServeSettings, api_key: str | None) -> 
     gallery = FaceGallery.open(model, cfg.milvus, create=settings.create_gallery)
     try:
         threshold = resolve_threshold(settings.threshold, settings.threshold_from,
-                                      Path(cfg.paths.root_dir) / "outputs", model.model_id, model.tta_mode,
+                                      gallery, model.model_id, model.tta_mode,
                                       settings.default_threshold)
         recognizer = Recognizer(gallery, threshold, settings.upload_dir)
         recognizer.warm_up()

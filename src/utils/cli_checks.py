@@ -25,19 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 # config name -> keys that must be set
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "train": ("data.root",), "export": ("ckpt_path", "data.root"), "eval": ("ckpt_path",),
-    "embed": ("ckpt_path", "input"),
+    "export": ("ckpt_path", "data.root"), "eval": ("ckpt_path",), "embed": ("ckpt_path", "input"),
     "identify": ("ckpt_path", "image", "milvus.uri"), "enroll": ("ckpt_path", "person_id", "images", "milvus.uri"),
     "remove": ("person_id", "milvus.uri"), "serve": ("ckpt_path",), "align": ("input", "output"),
     "pack": ("input", "output"), "export_onnx": ("ckpt_path", "output"),
 }
-# config name -> keys naming an existing file or folder when set (list values: every entry)
+# config name -> keys naming an existing file or folder when set (list values: every entry); `???` = required
 INPUTS: dict[str, tuple[str, ...]] = {
-    "train": ("data.root", "ckpt_path"), "export": ("ckpt_path", "data.root"),
+    "train": ("data.root", "ckpt_path"), "export": ("ckpt_path", "data.root", "threshold_from"),
     "eval": ("ckpt_path", "data.root", "evaluation.pairs_file", "evaluation.bins"),
     "embed": ("ckpt_path", "input"), "identify": ("ckpt_path", "image", "threshold_from", "milvus.uri"),
     "enroll": ("ckpt_path", "images", "milvus.uri"), "remove": ("milvus.uri",),
@@ -115,10 +114,10 @@ def _value(config: DictConfig, key: str) -> tuple[bool, Any]:
     """(present, value) of ``key``; an unresolvable interpolation (run dir) is returned as its raw text."""
     parent_key, _, leaf = key.rpartition(".")
     parent = OmegaConf.select(config, parent_key) if parent_key else config
-    if not isinstance(parent, DictConfig) or leaf not in parent:
+    if not isinstance(parent, DictConfig) or parent._get_node(leaf) is None:  # noqa: SLF001 - `in` skips ???
         return False, None
     if OmegaConf.is_missing(parent, leaf):
-        return True, None
+        return True, MISSING
     try:
         return True, OmegaConf.select(parent, leaf)
     except Exception:  # noqa: BLE001 - ${hydra:...} resolves only once the run starts
@@ -126,7 +125,7 @@ def _value(config: DictConfig, key: str) -> tuple[bool, Any]:
 
 
 def _is_unset(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or value == MISSING or (isinstance(value, str) and not value.strip())
 
 
 def _uses_new_run_dir(value: Any) -> bool:
@@ -148,6 +147,9 @@ def missing_inputs(config: DictConfig, config_name: str) -> list[str]:
                             "or milvus=standalone milvus.uri=http://host:19530")
     for key in INPUTS.get(config_name, ()):
         present, value = _value(config, key)
+        skip = key in REQUIRED.get(config_name, ()) or (config_name == "eval" and key == "data.root")
+        if value == MISSING and not skip:  # REQUIRED keys are reported above; eval: .bin sets need no data.root
+            problems.append(f"`{key}` is required: pass {key}=<path>")
         if not present or _is_unset(value) or _uses_new_run_dir(value):
             continue
         values = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]

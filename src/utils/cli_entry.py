@@ -15,6 +15,7 @@ checkpoint dir are removed.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import re
@@ -40,6 +41,13 @@ HYDRA_FLAGS = frozenset({"--help", "-h", "--hydra-help", "--version", "--cfg", "
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                                                 PermissionError, OmegaConfBaseException)
 _OVERRIDE_FAILED = re.compile(r"Could not override '([^']+)'")
+# whether the user asked for tracebacks (read before HYDRA_FULL_ERROR is set for Hydra's sake)
+_VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("facerec_verbose", default=False)
+
+
+def _is_user_error(error: BaseException) -> bool:
+    """A mistake in the input (the message says what to do), not a bug: answered without a traceback."""
+    return isinstance(error, USER_ERRORS) or any(c.__name__ == "MilvusStoreError" for c in type(error).__mro__)
 
 
 def _verbose() -> bool:
@@ -105,36 +113,35 @@ def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callabl
     """Decorate a command's ``main(cfg)`` (see the module docstring)."""
 
     def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
-        seen: dict[str, DictConfig] = {}
+        name = f"facerec-{config_name.replace('_', '-')}"
 
         @functools.wraps(task)
         def run_task(cfg: DictConfig) -> Any:
-            seen["cfg"] = cfg
             try:
                 return task(cfg)
-            except BaseException:
+            except BaseException as error:
                 _remove_empty_run_dirs(cfg)
+                if _is_user_error(error) and not _VERBOSE.get():
+                    fail(name, str(error) or type(error).__name__)  # here: Hydra would print its own line first
                 raise
 
         hydra_main = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name=config_name)(run_task)
 
         @functools.wraps(task)
         def main() -> Any:
-            name = f"facerec-{config_name.replace('_', '-')}"
             argv = sys.argv[1:]
             check_argv(name, argv)
-            if _verbose():
+            _VERBOSE.set(_verbose())
+            if _VERBOSE.get():
                 return hydra_main()
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises, so the answer is ours, not its traceback
             try:
                 return hydra_main()
             except HydraException as error:
                 fail(name, explain_composition(error, name, config_name, argv))
-            except USER_ERRORS as error:
-                fail(name, str(error) or type(error).__name__)
             except Exception as error:
-                if any(c.__name__ == "MilvusStoreError" for c in type(error).__mro__):  # pymilvus: imported on use
-                    fail(name, str(error))
+                if _is_user_error(error):
+                    fail(name, str(error) or type(error).__name__)
                 raise
             finally:
                 os.environ.pop("HYDRA_FULL_ERROR", None)
