@@ -102,7 +102,11 @@ def _bins_only(model: FaceModel, options: EvaluationOptions) -> dict[str, Any]:
 @command("eval")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-eval`."""
-    evaluate(cfg)
+    report = evaluate(cfg)
+    if report.get("identification", {}).get("recommended_threshold") is not None:
+        print(f"To answer with its threshold, store it with a gallery of this checkpoint: facerec-export "
+              f"ckpt_path={cfg.ckpt_path} data.root=<gallery people> threshold_from="
+              f"{Path(cfg.evaluation.output_dir) / 'report.json'} (or pass threshold_from= to identify/serve).")
 
 
 if __name__ == "__main__":

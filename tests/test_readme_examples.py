@@ -63,7 +63,7 @@ class Project:
     def substitute(self, line: str) -> str:
         runs = sorted((self.home / "outputs" / "quickstart").glob("20*"))
         data = next((self.home / "data").glob("synthetic_*"), None)
-        people = sorted(data.iterdir()) if data else []
+        people = sorted(p for p in data.iterdir() if p.is_dir()) if data else []
         photos = self.home / "raw_photos" / "astronaut"
         if not photos.is_dir():
             from PIL import Image

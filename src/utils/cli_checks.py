@@ -158,9 +158,13 @@ def missing_inputs(config: DictConfig, config_name: str) -> list[str]:
                 continue
             if key == "milvus.uri" and (SERVER_URI.match(item) or not needs_gallery):
                 continue
-            if not Path(item).expanduser().exists():
+            path = Path(item).expanduser()
+            if not path.exists():
                 problems.append(f"{key}={item} does not exist (looked in {Path.cwd()}); pass {key}=<an existing "
                                 f"{'gallery' if key == 'milvus.uri' else 'path'}>")
+            elif key == "ckpt_path" and path.is_file() and path.stat().st_size == 0:
+                problems.append(f"ckpt_path={item} is empty (0 bytes: cut off while being written?); pass another "
+                                "checkpoint, e.g. last.ckpt")
     if config_name == "eval":
         present, root = _value(config, "data.root")
         if present and _is_unset(root) and not OmegaConf.select(config, "evaluation.bins", default=None):

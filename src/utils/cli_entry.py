@@ -107,6 +107,8 @@ def _remove_empty_run_dirs(cfg: DictConfig) -> None:
         leftovers = [p for p in path.iterdir() if not (p.name == ".hydra" or p.suffix == ".log")]
         if not leftovers:
             shutil.rmtree(path, ignore_errors=True)
+            if path.parent.is_dir() and not any(path.parent.iterdir()):  # outputs/<task>/ held only this run
+                path.parent.rmdir()
 
 
 def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
