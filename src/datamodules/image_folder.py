@@ -18,6 +18,7 @@ from src.datamodules.folder_scan import FolderScan, scan_image_folder
 from src.datamodules.gpu_decode import collate_mixed, decode_batch, resolve_decode_device
 from src.datamodules.identities import TrainedOn, select_identities
 from src.datamodules.image_decode import load_rgb
+from src.datamodules.trained_content import sketches
 from src.datamodules.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,12 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         return len(self.split.train)
 
     def trained_on(self) -> TrainedOn:
-        """The training people of the split and this folder (stored in checkpoints)."""
+        """The training people of the split and this folder, with their images' content sketches (stored in
+        checkpoints; hashed once per datamodule)."""
         self.setup()
-        return TrainedOn(root=str(self.root), identities=frozenset(self.split.train))
+        if getattr(self, "_sketches", None) is None:
+            self._sketches = sketches(self.split.train)
+        return TrainedOn(root=str(self.root), identities=frozenset(self.split.train), sketches=self._sketches)
 
     def select_identities(self, which: str, trained: Collection[str] | None = None) -> dict[str, list[Path]]:
         """People of the folder to evaluate or export (``all``, ``train``, ``held_out``); the trained people are
