@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.evaluation.acceptance import accept_rate, accepts, threshold_at_far
 from src.evaluation.verification import best_threshold_accuracy, kfold_verification_accuracy, roc_curve, tar_at_far
+from src.scoring.acceptance import accept_rate, accepts, threshold_at_far
 
 
 def test_a_score_equal_to_the_threshold_is_accepted():

@@ -14,13 +14,13 @@ from src.datamodules.build import build_datamodule
 from src.datamodules.folder_scan import FolderScan
 from src.datamodules.identities import TRAINED_ON_KEY, select_identities
 from src.eval import evaluate
-from src.evaluation.acceptance import threshold_at_far
 from src.evaluation.options import EvaluationOptions
 from src.evaluation.protocol import split_gallery_probes
 from src.export import export
 from src.inference import UNKNOWN, FaceGallery, load_model
 from src.inference.identify import identify
 from src.inference.threshold import resolve_threshold
+from src.scoring.acceptance import threshold_at_far
 from src.train import train
 from tests.helpers import TINY, compose_config, orl_root
 

@@ -59,3 +59,12 @@ def test_no_module_over_500_lines() -> None:
     lines = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in SRC.rglob("*.py")}
     long = {path: n for path, n in lines.items() if n > MAX_LINES}
     assert not long, f"split these by concern: {long}"
+
+
+def test_the_gallery_owns_the_store_and_scoring_sits_below():
+    """Only the gallery (and the benchmarks that measure the store) import the vector store among the packages
+    that use a gallery; the acceptance rule sits below both the gallery and evaluation."""
+    graph = package_imports()
+    assert "vector_store" not in graph["serve"] and "vector_store" not in graph["cluster"]
+    assert "evaluation" not in graph["gallery"] and "gallery" not in graph["evaluation"]
+    assert graph["scoring"] == set() and "scoring" in graph["gallery"] and "scoring" in graph["evaluation"]

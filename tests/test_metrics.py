@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from src.evaluation.acceptance import threshold_at_far
 from src.evaluation.identification import (
     cmc_curve,
     cmc_from_ranked_labels,
@@ -28,6 +27,7 @@ from src.evaluation.verification import (
     roc_curve,
     tar_at_far,
 )
+from src.scoring.acceptance import threshold_at_far
 
 # --------------------------------------------------------------------------------------------------
 # Closed-set identification fixture: identities 10, 20, 30 (columns), six probes.

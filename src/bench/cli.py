@@ -26,13 +26,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "arch": ("src.bench.arch", "ArchConfig", "run_arch"),
     "serve": ("src.bench.serve", "ServeBenchConfig", "run_serve_bench"),
     "align": ("src.bench.align", "AlignConfig", "run_align"),
+    "cluster": ("src.bench.cluster", "ClusterBenchConfig", "run_cluster_bench"),
+    "cluster_scale": ("src.bench.cluster_scale", "ClusterScaleConfig", "run_cluster_scale"),
     "dlib-speed": ("src.bench.dlib_speed", "DlibSpeedConfig", "run_dlib_speed"),
     "dlib-chips": ("src.bench.dlib_chips", "DlibChipsConfig", "run_dlib_chips"),
 }
 USAGE = ("usage: facerec-bench {" + ",".join(COMMANDS) + "} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
-         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")
+         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"
+         "       facerec-bench cluster ckpt_path=dlib data=../shared/data/orl_faces_30   "
+         "facerec-bench cluster_scale sizes=[10000]")
 
 
 def _load(command: str) -> tuple[type, Callable[[Any], Any]]:

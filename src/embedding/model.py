@@ -18,6 +18,7 @@ from src.alignment.aligner import FaceAligner
 from src.alignment.preprocess import UNALIGNED, AlignedLoader
 from src.alignment.template import TEMPLATE_NAME
 from src.datamodules.face_dataset import load_rgb
+from src.datamodules.transforms import eval_transform
 from src.embedding.checkpoint import LoadedEmbedder, load_embedder, model_id
 from src.embedding.images import embed_paths, stream_embeddings
 from src.embedding.tta import TTAEmbedder
@@ -102,6 +103,14 @@ class FaceModel:
         """Embeddings ``(len(paths), dim)`` in the order of ``paths`` (written into ``out`` when given)."""
         return embed_paths(self.embedder, [Path(p) for p in paths], self.image_size, out=out, batch_size=batch_size,
                            num_workers=num_workers, read=self.read)
+
+    def embed_images(self, images: Sequence[Image.Image], batch_size: int = 64) -> np.ndarray:
+        """Embeddings ``(len(images), dim)`` of in-memory RGB images that are already the model's input (e.g. the
+        aligned crops of a photo with several faces), through the same transform as :meth:`embed`."""
+        transform = eval_transform(self.image_size)
+        parts = [self.embedder.embed_batch(torch.stack([transform(image) for image in images[i:i + batch_size]]))
+                 for i in range(0, len(images), batch_size)]
+        return torch.cat(parts).numpy() if parts else np.zeros((0, self.dim), np.float32)
 
 
 def load_model(ckpt_path: str | Path, tta_mode: str = "concat", fallback_image_size: int | None = None,

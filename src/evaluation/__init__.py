@@ -2,7 +2,7 @@
 
 Metric modules, one concern each, plain functions over arrays:
 
-* :mod:`~src.evaluation.acceptance` - the one acceptance rule (``score >= threshold``) and thresholds at a FAR;
+* :mod:`~src.scoring.acceptance` - the one acceptance rule (``score >= threshold``) and thresholds at a FAR;
 * :mod:`~src.evaluation.identification` - rank-k, CMC, open-set DIR at FAR;
 * :mod:`~src.evaluation.verification` - pairs, k-fold accuracy, TAR at FAR, ROC;
 * :mod:`~src.evaluation.retrieval` - cosine similarities, exact top-k, recall of a search against exact;
@@ -16,7 +16,7 @@ Conventions shared by every metric function:
   validation loop work in torch; the others convert to numpy ``float64`` and return numpy arrays or Python
   floats. ``exact_top_k`` returns torch tensors.
 * **Acceptance**: a score is accepted (same person / known) iff ``score >= threshold``
-  (:func:`src.evaluation.acceptance.accepts`). Metrics, reports and ``FaceGallery.identify`` all use it.
+  (:func:`src.scoring.acceptance.accepts`). Metrics, reports and ``FaceGallery.identify`` all use it.
 * **Ranks are 1-based and pessimistic on ties**: the rank of the true identity is
   ``1 + number of wrong identities scoring >= the true identity``, so a tie with a wrong identity is never
   resolved in the probe's favour. Rank arrays are ``float64``: ``np.inf`` when the true identity is absent from

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from src.evaluation.acceptance import accept_rate, accepts, threshold_at_far
 from src.evaluation.arrays import ArrayLike, as_list, is_negative_label, to_numpy
+from src.scoring.acceptance import accept_rate, accepts, threshold_at_far
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import binary_auroc, binary_roc
 
-from src.evaluation.acceptance import accept_rate, accepts, threshold_at_far
 from src.evaluation.arrays import ArrayLike, scores_and_mask
+from src.scoring.acceptance import accept_rate, accepts, threshold_at_far
 
 
 def _dense_rank_preds(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +81,7 @@ def best_threshold_accuracy(scores: torch.Tensor, is_same: torch.Tensor) -> tupl
 # --------------------------------------------------------------------------------------------------
 def _accuracy_sweep(scores: np.ndarray, is_same: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Candidate thresholds (ascending: ``-inf``, midpoints between distinct scores, ``+inf``) and the
-    accuracy of :func:`~src.evaluation.acceptance.accepts` at each on these pairs."""
+    accuracy of :func:`~src.scoring.acceptance.accepts` at each on these pairs."""
     unique, inverse = np.unique(scores, return_inverse=True)
     pos = np.bincount(inverse, weights=is_same.astype(np.float64), minlength=len(unique))
     neg = np.bincount(inverse, weights=(~is_same).astype(np.float64), minlength=len(unique))

@@ -20,8 +20,8 @@ import numpy as np
 
 from src.alignment.preprocess import UNALIGNED
 from src.embedding.model import FaceModel, load_model
-from src.evaluation.acceptance import accepts
 from src.gallery.ingest import IngestStats, embed_into_store
+from src.scoring.acceptance import accepts
 from src.vector_store import (
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -172,6 +172,17 @@ class FaceGallery:
         (:func:`row_id`), so an image already in the gallery is rewritten, never duplicated. One already stored
         under another person is relabelled to ``person_id``, with a warning naming that person. Returns rows
         written."""
+        ids = self._enrollment_keys(person_id, paths)
+        return self.add([(path, person_id) for path in paths], batch_size, publish=False,
+                        description="enrolling", ids=ids).rows
+
+    def enroll_embeddings(self, person_id: str, paths: Sequence[str | Path], embeddings: np.ndarray) -> int:
+        """:meth:`enroll` for faces already embedded with this gallery's model (e.g. the aligned face crops a
+        clustering run saved, one per face of a multi-face photo): same keys, checks and relabel warnings."""
+        ids = self._enrollment_keys(person_id, paths)
+        return self.store.upsert([str(path) for path in paths], [person_id] * len(paths), embeddings, ids=ids)
+
+    def _enrollment_keys(self, person_id: str, paths: Sequence[str | Path]) -> list[int]:
         if not isinstance(person_id, str) or not person_id:
             raise ValueError(f"person_id must be a non-empty string, got {person_id!r}")
         if not paths:
@@ -179,8 +190,18 @@ class FaceGallery:
         ids = [row_id(path) for path in paths]
         check_keys(ids, [str(path) for path in paths])
         warn_relabelled(self.store, ids, [str(path) for path in paths], person_id)
-        return self.add([(path, person_id) for path in paths], batch_size, publish=False,
-                        description="enrolling", ids=ids).rows
+        return ids
+
+    def match(self, embeddings: np.ndarray, names: Sequence[str], top_k: int = 5,
+              threshold: float | None = None) -> list[Identification]:
+        """:meth:`identify` for embeddings already made with this gallery's model (``names`` label the results):
+        one batched search, the same acceptance rule."""
+        if not len(embeddings):
+            return []
+        start = time.perf_counter()
+        hits = self.store.search(np.asarray(embeddings, np.float32), top_k)
+        seconds = (time.perf_counter() - start) / len(embeddings)
+        return [_decide(Path(name), found, threshold, seconds) for name, found in zip(names, hits, strict=True)]
 
     def remove(self, person_id: str) -> int:
         """Delete every row of ``person_id``; returns rows deleted."""

@@ -8,7 +8,7 @@ exported); else the configured default. Only a report made with the same model, 
 up from other runs' folders (issue 24: running an unrelated evaluation changed later answers).
 The default is not calibrated for the model: :attr:`Threshold.calibrated` is False and
 :data:`CALIBRATION_HINT` says how to calibrate it. Faces are accepted by
-:func:`src.evaluation.acceptance.accepts` (``similarity >= threshold``).
+:func:`src.scoring.acceptance.accepts` (``similarity >= threshold``).
 """
 from __future__ import annotations
 

@@ -15,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
+from src.gallery.rows import GalleryError as MilvusStoreError
 from src.serve.auth import ApiKeyMiddleware, BrowserSafeMiddleware
 from src.serve.limits import BodySizeLimit, ImageRejected
 from src.serve.metrics import MetricsMiddleware
 from src.serve.routes import ops_router, v1_router
 from src.serve.service import Service
-from src.vector_store import MilvusStoreError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ def create_app(service: Service, api_key: str | None) -> ASGIApp:
     app = FastAPI(title="facerec", summary="Face identification against a Milvus gallery", version="1",
                   lifespan=lifespan)
     routers = [v1_router(service, settings), ops_router(service)]
+    if settings.cluster_output:
+        from src.serve.cluster_routes import cluster_router
+
+        routers.append(cluster_router(service, settings.cluster_output))
     for router in routers:
         app.include_router(router)
     add_error_answers(app)

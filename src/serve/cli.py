@@ -86,7 +86,7 @@ def main(cfg: DictConfig) -> None:
         check_bind(settings.host, api_key)
     except ValueError as error:
         refuse(error)
-    from src.vector_store import MilvusStoreError
+    from src.gallery.rows import GalleryError as MilvusStoreError
 
     try:
         app = build_app(cfg, settings, api_key)

@@ -18,12 +18,12 @@ import torch
 from PIL import Image
 
 from src.datamodules.transforms import eval_transform
-from src.evaluation.acceptance import accepts
 from src.gallery.face_gallery import warn_relabelled
+from src.gallery.rows import check_person_id, person_counts, row_id
 from src.inference import UNKNOWN, FaceGallery
 from src.inference.threshold import Threshold
+from src.scoring.acceptance import accepts
 from src.serve.uploads import delete_uploads, person_folder, save_upload, upload_path
-from src.vector_store import check_person_id, person_counts, row_id
 
 
 class NoFaceError(ValueError):

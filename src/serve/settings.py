@@ -31,6 +31,7 @@ class ServeSettings:
     graceful_timeout_s: float = 30.0
     torch_threads: int | None = None
     log_level: str = "info"
+    cluster_output: str | None = None
 
     @property
     def max_body_bytes(self) -> int:
