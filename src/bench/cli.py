@@ -105,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("src.bench").setLevel(logging.INFO)  # progress of long runs
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE + "\n  facerec-bench <sub-command> --help lists that benchmark's keys and defaults.")
+        return 0
     if not args or args[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2
