@@ -23,7 +23,7 @@ from PIL import Image
 from skimage import data
 
 from src.alignment.aligner import Alignment, FaceAligner
-from src.alignment.detector import FaceDetector
+from src.alignment.detector import Face, FaceDetector
 from src.alignment.folder import align_folder
 from src.alignment.scenes import BACKGROUNDS, background, face_vector, random_scene
 from src.bench.config import CommonConfig
@@ -120,8 +120,6 @@ def run_align(cfg: AlignConfig) -> Outcome:
     quality[own_label]["originals_detected"] = float(np.mean([bool(a.crops) for a in own]))
     results: dict[str, Any] = {"speed": speed_rows, "quality": quality, "torch_threads": torch.get_num_threads()}
     if (reference := reference_detector() if cfg.reference else None) is not None:
-        from src.bench.faceie_reference import agreement
-
         checked = [Image.fromarray(data.astronaut()), *empty, *scenes]
         results["agreement_with_faceie"] = agreement(reference().detect_many(checked),
                                                      aligner.detector.detect_many(checked))
@@ -161,6 +159,24 @@ def run_align(cfg: AlignConfig) -> Outcome:
                    figure=speed_figure(speed_rows + [{"method": f"facerec-align, {r['workers']} workers",
                                                       **r} for r in folder_rows]),
                    tables=tables)
+
+
+def agreement(reference: list[list[Face]], ours: list[list[Face]]) -> dict[str, float | int]:
+    """How closely two detectors agree on the same photos: photos with the same number of faces, and over the
+    faces paired in order (largest first) the largest box / landmark difference in pixels and as a fraction of
+    the face size, and the largest probability difference."""
+    same = [len(a) == len(b) for a, b in zip(reference, ours, strict=True)]
+    pairs = [(a, b) for ra, rb in zip(reference, ours, strict=True) if len(ra) == len(rb)
+             for a, b in zip(ra, rb, strict=True)]
+    box = [float(np.abs(a.box - b.box).max()) for a, b in pairs]
+    marks = [float(np.abs(a.landmarks - b.landmarks).max()) for a, b in pairs]
+    size = [a.size for a, _ in pairs]
+    return {"photos": len(same), "same_face_count": int(sum(same)), "faces": len(pairs),
+            "box_max_px": max(box, default=0.0), "landmark_max_px": max(marks, default=0.0),
+            "box_max_of_face_size": max((d / s for d, s in zip(box, size, strict=True)), default=0.0),
+            "landmark_max_of_face_size": max((d / s for d, s in zip(marks, size, strict=True)), default=0.0),
+            "landmark_median_px": float(np.median(marks)) if marks else 0.0,
+            "probability_max": max((abs(a.confidence - b.confidence) for a, b in pairs), default=0.0)}
 
 
 def scene_quality(scenes: list[Alignment], own: list[Alignment], gallery: np.ndarray,

@@ -32,20 +32,3 @@ class FaceieDetector(FaceDetector):
         faces = [f for f in faces if f.size >= self.min_face_size * factor]
         return sorted(faces, key=lambda f: f.size, reverse=True)
 
-
-def agreement(reference: list[list[Face]], ours: list[list[Face]]) -> dict[str, float | int]:
-    """How closely two detectors agree on the same photos: photos with the same number of faces, and over the
-    faces paired in order (largest first) the largest box / landmark difference in pixels and as a fraction of
-    the face size, and the largest probability difference."""
-    same = [len(a) == len(b) for a, b in zip(reference, ours, strict=True)]
-    pairs = [(a, b) for ra, rb in zip(reference, ours, strict=True) if len(ra) == len(rb)
-             for a, b in zip(ra, rb, strict=True)]
-    box = [float(np.abs(a.box - b.box).max()) for a, b in pairs]
-    marks = [float(np.abs(a.landmarks - b.landmarks).max()) for a, b in pairs]
-    size = [a.size for a, _ in pairs]
-    return {"photos": len(same), "same_face_count": int(sum(same)), "faces": len(pairs),
-            "box_max_px": max(box, default=0.0), "landmark_max_px": max(marks, default=0.0),
-            "box_max_of_face_size": max((d / s for d, s in zip(box, size, strict=True)), default=0.0),
-            "landmark_max_of_face_size": max((d / s for d, s in zip(marks, size, strict=True)), default=0.0),
-            "landmark_median_px": float(np.median(marks)) if marks else 0.0,
-            "probability_max": max((abs(a.confidence - b.confidence) for a, b in pairs), default=0.0)}
