@@ -44,16 +44,17 @@ def test_same_answers_as_the_previous_detector(photos: list[Image.Image], detect
     found = agreement(reference, ours)
     assert found["same_face_count"] == len(photos) and found["faces"] >= 7  # one face each, none on backgrounds
     # Measured here: boxes and landmarks within 0.31 px (0.13% of the face size), median 0.10 px, probabilities
-    # within 2e-5. On 37 photos (facerec-bench align's agreement table) the worst face was 4.5 px / 2% of its
-    # size off: 8-bit rounding differences of the pyramid (torch vs PIL) pick a neighbouring P-Net window.
-    assert found["box_max_of_face_size"] < 0.03 and found["landmark_max_of_face_size"] < 0.025
-    assert found["landmark_median_px"] < 0.5 and found["probability_max"] < 0.005
+    # within 2e-5. On 67 photos (facerec-bench align's agreement table, docs/performance/align_cpu.json) the worst
+    # face was 4.1 px / 2.4% of its size off (median 0.12 px), probabilities 0.005: 8-bit rounding differences of
+    # the pyramid (torch vs PIL, at most 2 grey levels) let a neighbouring P-Net window win an NMS.
+    assert found["box_max_of_face_size"] < 0.04 and found["landmark_max_of_face_size"] < 0.04
+    assert found["landmark_median_px"] < 0.5 and found["probability_max"] < 0.02
     # The rotation search too (a face tilted 40 degrees, searched at -45/0/45): measured 2.7 px box, 1.8 px marks.
     tilted = paste(load_rgb(orl_root() / "s3" / "3.pgm"), background(1, (320, 240)), Placement(1.5, 40.0, 60, 40))
     angles = [-45.0, 0.0, 45.0]
     turned = agreement(FaceieDetector(rotations_deg=angles).detect_many([tilted]),
                        FaceDetector(rotations_deg=angles).detect_many([tilted]))
-    assert turned["same_face_count"] == 1 and turned["faces"] == 1 and turned["landmark_max_of_face_size"] < 0.025
+    assert turned["same_face_count"] == 1 and turned["faces"] == 1 and turned["landmark_max_of_face_size"] < 0.04
 
 
 def test_batches_give_the_same_faces_as_one_by_one(photos: list[Image.Image], detector: FaceDetector) -> None:
@@ -86,4 +87,4 @@ def test_broken_weights_and_missing_gpu_are_refused(tmp_path: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_finds_the_same_faces(photos: list[Image.Image], detector: FaceDetector) -> None:
     found = agreement(detector.detect_many(photos), FaceDetector(device="cuda", batch_size=8).detect_many(photos))
-    assert found["same_face_count"] == len(photos) and found["landmark_max_of_face_size"] < 0.025
+    assert found["same_face_count"] == len(photos) and found["landmark_max_of_face_size"] < 0.04
