@@ -55,7 +55,7 @@ class FaceAligner:
     def from_config(cls, cfg: Mapping[str, Any], size: int | None = None) -> FaceAligner:
         """From an ``align`` config node (conf/align.yaml): detector options plus ``size``, ``multi_face``."""
         detector = FaceDetector(cfg["min_face_size"], tuple(cfg["thresholds"]), tuple(cfg["rotations_deg"]),
-                                cfg["max_side"], cfg.get("device", "cpu"), cfg.get("batch_size", 16))
+                                cfg["max_side"], cfg.get("device", "cpu"), cfg.get("batch_size", 8))
         return cls(detector, size or cfg["size"], cfg["multi_face"], cfg["allow_border"])
 
     @property
