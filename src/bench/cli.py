@@ -1,4 +1,4 @@
-"""``facerec-bench {ingest,search,embed,serve} [key=value ...]``: run one benchmark, write its report.
+"""``facerec-bench {ingest,search,embed,arch,serve,align,loader} [key=value ...]``: run one benchmark, write its report.
 
 Each run writes ``result.json`` and a PNG plot into ``out_dir`` (default
 ``outputs/bench/<sub-command>/<timestamp>``) and prints its tables.
@@ -19,6 +19,7 @@ from src.bench.arch import ArchConfig, run_arch
 from src.bench.config import BenchConfigError, parse_overrides
 from src.bench.embed import EmbedConfig, run_embed
 from src.bench.ingest import IngestConfig, run_ingest
+from src.bench.loader import LoaderConfig, run_loader
 from src.bench.report import Outcome, default_out_dir, print_table, write_result
 from src.bench.search import SearchConfig, run_search
 from src.bench.serve import ServeBenchConfig, run_serve_bench
@@ -32,11 +33,13 @@ COMMANDS: dict[str, tuple[type, Callable[[Any], Outcome]]] = {
     "arch": (ArchConfig, run_arch),
     "serve": (ServeBenchConfig, run_serve_bench),
     "align": (AlignConfig, run_align),
+    "loader": (LoaderConfig, run_loader),
 }
-USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align} [key=value ...]\n"
+USAGE = ("usage: facerec-bench {ingest,search,embed,arch,serve,align,loader} [key=value ...]\n"
          "  e.g. facerec-bench ingest n=5000   facerec-bench search sizes=[10000] ms=[16]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
-         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]")
+         "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"
+         "       facerec-bench loader images=100000 workers=[0,2]")
 
 
 def _params(cfg: Any) -> dict[str, Any]:
