@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "align": ("src.bench.align", "AlignConfig", "run_align"),
     "cluster": ("src.bench.cluster", "ClusterBenchConfig", "run_cluster_bench"),
     "cluster_scale": ("src.bench.cluster_scale", "ClusterScaleConfig", "run_cluster_scale"),
+    "loader": ("src.bench.loader", "LoaderConfig", "run_loader"),
     "dlib-speed": ("src.bench.dlib_speed", "DlibSpeedConfig", "run_dlib_speed"),
     "dlib-chips": ("src.bench.dlib_chips", "DlibChipsConfig", "run_dlib_chips"),
 }
@@ -36,7 +37,8 @@ USAGE = ("usage: facerec-bench {" + ",".join(COMMANDS) + "} [key=value ...]\n"
          "       facerec-bench embed depth=18 image_size=64 batch_sizes=[8]   facerec-bench align people=10\n"
          "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"
          "       facerec-bench cluster ckpt_path=dlib data=../shared/data/orl_faces_30   "
-         "facerec-bench cluster_scale sizes=[10000]")
+         "facerec-bench cluster_scale sizes=[10000]\n"
+         "       facerec-bench loader images=100000 workers=[0,2]")
 
 
 def _load(command: str) -> tuple[type, Callable[[Any], Any]]:
