@@ -3,6 +3,10 @@ detector (faceie, the dev-only reference) on real photos, the same answers in ba
 errors for a broken weight file or a missing GPU."""
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +16,11 @@ from PIL import Image
 from skimage import data
 
 from src.alignment.detector import FaceDetector, pick_device
-from src.alignment.mtcnn_nets import WeightsError, load_nets
+from src.alignment.mtcnn_nets import WEIGHTS, WeightsError, load_nets
 from src.alignment.scenes import Placement, background, paste, random_scene
 from src.bench.align import agreement
 from src.datamodules.face_dataset import load_rgb
-from tests.helpers import orl_root
+from tests.helpers import ROOT, orl_root
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +92,23 @@ def test_broken_weights_and_missing_gpu_are_refused(tmp_path: Path) -> None:
 def test_cuda_finds_the_same_faces(photos: list[Image.Image], detector: FaceDetector) -> None:
     found = agreement(detector.detect_many(photos), FaceDetector(device="cuda", batch_size=8).detect_many(photos))
     assert found["same_face_count"] == len(photos) and found["landmark_max_of_face_size"] < 0.04
+
+
+def test_weight_conversion_round_trip(tmp_path: Path) -> None:
+    """scripts/convert_mtcnn_weights.py reads facenet-pytorch's wheel layout as data and writes the file the
+    detector loads: a wheel rebuilt from the shipped tensors converts back to the same networks."""
+    shipped = torch.load(WEIGHTS, weights_only=True)
+    wheel = tmp_path / "facenet_pytorch-2.6.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for net in ("pnet", "rnet", "onet"):
+            buffer = io.BytesIO()
+            torch.save({k.split(".", 1)[1]: v for k, v in shipped.items() if k.startswith(f"{net}.")}, buffer)
+            archive.writestr(f"facenet_pytorch/data/{net}.pt", buffer.getvalue())
+    out = tmp_path / "mtcnn.pt"
+    done = subprocess.run([sys.executable, "scripts/convert_mtcnn_weights.py", str(wheel), "--output", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    converted = torch.load(out, weights_only=True)
+    assert converted.keys() == shipped.keys() and all(torch.equal(converted[k], shipped[k]) for k in shipped)
+    nets = load_nets(torch.device("cpu"), out)
+    assert sum(p.numel() for net in nets for p in net.parameters()) == 495_850  # P 6,632 + R 100,178 + O 389,040
