@@ -244,7 +244,7 @@ def run_loader(cfg: LoaderConfig) -> Outcome:
     if gpu:
         tables.append(make_table("CUDA", ["source", "pipeline", "images/s"],
                                  [(r["source"], r["pipeline"], r["images_per_s"]) for r in gpu]))
-    data = {"images": len(samples), "folder": str(folder), "rec": str(rec), "image_size": SIZE,
+    data = {"kind": "face_jpeg", "images": len(samples), "folder": str(folder), "rec": str(rec), "image_size": SIZE,
             "description": f"{cfg.base_faces} rendered synthetic faces x {cfg.images // cfg.base_faces} re-encoded "
                            f"copies (colour offset, shift), JPEG q95 4:2:0 (src.bench.loader_data)"}
     return Outcome(data=data, backends=[{"name": "torch DataLoader", "device": "cpu"}],

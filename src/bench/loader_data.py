@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def make_loader_data(root: Path, base_faces: int, copies: int, seed: int = 0) ->
             path.write_bytes(data)
             yield data, label
 
-    rec.mkdir(parents=True, exist_ok=True)
+    for stale in (folder, rec):  # a set of another size (or an interrupted one) must not leave files behind
+        shutil.rmtree(stale, ignore_errors=True)
+    rec.mkdir(parents=True)
     write_face_records(rec / "train.rec", to_folder(_variants(faces, copies, seed)), len(faces) * copies, identities)
     marker.write_text(json.dumps(params))
     return folder, rec
