@@ -4,9 +4,7 @@ rebound host names, one image per /v1/identify, an upload folder that rebuilds t
 invisible characters refused in person ids."""
 from __future__ import annotations
 
-import io
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,13 +12,12 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from PIL import Image
 
+from src.bench.serve_memory import SIDE, PeakRss, zero_png
 from src.bench.serve_process import ServeProcess
 from src.datamodules.folder_scan import scan_image_folder
 from src.serve.budget import image_cost
 
-SIDE = 5000  # 25 MP: the largest image serve.max_pixels lets through
 BUDGET_MB = 400  # room for one 25 MP image at a time (12 bytes a pixel: 300 MB)
 
 
@@ -46,34 +43,6 @@ def keyless(people, tmp_path_factory):
 
 def upload(paths) -> list[tuple[str, tuple[str, bytes, str]]]:
     return [("image", (Path(p).name, Path(p).read_bytes(), "image/png")) for p in paths]
-
-
-def zero_png() -> bytes:
-    encoded = io.BytesIO()
-    Image.new("RGB", (SIDE, SIDE)).save(encoded, "PNG")  # 25 MP, ~73 kB
-    return encoded.getvalue()
-
-
-class PeakRss:
-    """Samples a process's resident memory every 10 ms while the block runs."""
-
-    def __init__(self, pid: int) -> None:
-        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self.base = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def test_decoding_memory_is_bounded(keyless, people):
