@@ -155,6 +155,9 @@ def test_auth_and_bad_input(service, faces, tmp_path):
             assert answer.json()["detail"] and "Traceback" not in answer.text, case
         assert "serve.max_pixels" in http.post("/v1/identify", files=cases["too many pixels"][1]).json()["detail"]
         assert http.post("/v1/identify", params={"top_k": 0}, files=files([probe])).status_code == 400
+        # with a key, API clients elsewhere (any Host, a web app's Origin) keep working: the key is the protection
+        assert http.get("/v1/persons", headers={"Host": "faces.example.com",
+                                                "Origin": "https://app.example.com"}).status_code == 200
         bad_id = http.post("/v1/persons/bad%01id/faces", files=files([probe]))
         assert bad_id.status_code == 400 and "control characters" in bad_id.json()["detail"]
         twice = http.post("/v1/persons/twice/faces", files=files([probe, probe]))

@@ -53,8 +53,8 @@ class ImageTooLargeError(UnsupportedImageError):
     """The image has more pixels than the configured cap."""
 
 
-class UnknownFormatError(UnsupportedImageError):
-    """Not an image in one of :data:`ALLOWED_FORMATS` (no other decoder is tried)."""
+class UnknownFormatError(ValueError):
+    """Not an image in one of :data:`ALLOWED_FORMATS` (maybe no image at all: no other decoder is tried)."""
 
 
 def max_pixels() -> int:

@@ -11,7 +11,13 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from src.datamodules.image_decode import ImageTooLargeError, UnsupportedImageError, load_rgb, open_image
+from src.datamodules.image_decode import (
+    ImageTooLargeError,
+    UnknownFormatError,
+    UnsupportedImageError,
+    load_rgb,
+    open_image,
+)
 
 MAX_PIXELS_OPTION = "serve.max_pixels"
 
@@ -23,15 +29,6 @@ class ImageRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    """An upload decoded to RGB, with what the stored copy needs (the original bytes and their format)."""
-
-    image: Image.Image
-    data: bytes
-    format: str
 
 
 class BodySizeLimit:
@@ -80,7 +77,7 @@ def rejected_as_http(name: str) -> Iterator[None]:
         yield
     except (ImageTooLargeError, Image.DecompressionBombError) as error:
         raise ImageRejected(413, f"{error} Send a smaller image (a face crop).") from None
-    except UnsupportedImageError as error:
+    except (UnsupportedImageError, UnknownFormatError) as error:
         raise ImageRejected(415, str(error)) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageRejected(400, f"{name} could not be decoded (corrupt or truncated: {error}).") from None
@@ -102,9 +99,7 @@ def read_header(data: bytes, name: str, max_pixels: int) -> ImageHeader:
         return ImageHeader(probe.format or "unknown", probe.size[0] * probe.size[1])
 
 
-def decode_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
-    """Decode an uploaded file to RGB with the one decoder (allow-listed formats, pixel cap before decoding)."""
-    header = read_header(data, name, max_pixels)
+def decode_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Decode an upload (whose header :func:`read_header` checked) to RGB with the one decoder."""
     with rejected_as_http(name):
-        image = load_rgb(data, name, max_pixels, MAX_PIXELS_OPTION)
-    return DecodedImage(image, data, header.format)
+        return load_rgb(data, name, max_pixels, MAX_PIXELS_OPTION)

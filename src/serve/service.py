@@ -109,7 +109,7 @@ class Service:
             self.decoding -= 1
 
     def _tensor(self, upload: Upload) -> torch.Tensor:
-        return self.recognizer.to_tensor(decode_image(upload.data, upload.name, self.settings.max_pixels).image)
+        return self.recognizer.to_tensor(decode_image(upload.data, upload.name, self.settings.max_pixels))
 
     async def identify(self, uploads: list[UploadFile], top_k: int, threshold: float | None) -> list[dict[str, Any]]:
         """Each image through the batcher; the answers carry their timings and batch size, in upload order."""
