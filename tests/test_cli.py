@@ -27,6 +27,7 @@ COMMANDS = {
     "src.export_onnx": ("facerec-export-onnx", ["ckpt_path", "output"]),
     "src.align": ("facerec-align", ["input", "output"]),
     "src.serve.cli": ("facerec-serve", ["ckpt_path", "milvus.uri"]),
+    "src.cluster.command": ("facerec-cluster", ["ckpt_path", "input", "output"]),
 }
 
 TRAINING = {"trainer", "callbacks", "logger", "model", "data", "evaluation", "eval", "head"}

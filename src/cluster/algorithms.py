@@ -4,8 +4,8 @@
   as its own group, then, in a seeded random order, takes the label with the most link weight among its neighbours
   until no label changes. Written here on the sparse graph (no dlib at run time).
 * ``components``: connected components of the thresholded graph (single linkage: one link joins two groups).
-* ``agglomerative``: average linkage (scikit-learn), merging while the mean similarity is at least the threshold,
-  restricted to the kNN graph so it scales past a full distance matrix.
+* ``agglomerative``: average linkage (scikit-learn), merging while the mean similarity of the linked pairs is at
+  least the threshold, along the kNN graph (no full distance matrix).
 * ``dbscan``: DBSCAN (scikit-learn) on the graph's distances (``1 - similarity``, eps ``1 - threshold``), a core
   face needing ``min_samples`` faces within eps (2 would equal ``components``).
 * ``hdbscan``: HDBSCAN (scikit-learn) on the embeddings themselves; it ignores the threshold.
@@ -53,27 +53,29 @@ def components(links: sparse.csr_matrix) -> np.ndarray:
     return connected_components(links, directed=False)[1].astype(np.int64)
 
 
-def agglomerative(graph: NeighbourGraph, threshold: float) -> np.ndarray:
+def agglomerative(graph: NeighbourGraph, vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Average linkage (cosine) along the kNN graph, merging while the mean similarity of the linked pairs is at
+    least ``threshold``. Two groups without one link at or above the threshold can never reach that mean, so each
+    connected component of the thresholded graph is clustered on its own: no dense matrix, and no component
+    joining pass (scikit-learn's, quadratic in the number of components)."""
     from sklearn.cluster import AgglomerativeClustering
 
-    if graph.size < 2:
-        return np.zeros(graph.size, np.int64)
-    # Distances between every pair are needed by average linkage; only kNN pairs may merge (connectivity).
     near = graph.edges(-np.inf)
     near.data[:] = 1.0
-    distances = _dense_distances(graph)
-    model = AgglomerativeClustering(n_clusters=None, distance_threshold=1.0 - threshold, metric="precomputed",
-                                    linkage="average", connectivity=near)
-    return model.fit_predict(distances).astype(np.int64)
-
-
-def _dense_distances(graph: NeighbourGraph) -> np.ndarray:
-    """``1 - similarity`` for kNN pairs, 2 (opposite) for the rest: average linkage sees unknown pairs as far."""
-    dist = np.full((graph.size, graph.size), 2.0)
-    links = graph.edges(-np.inf).tocoo()
-    dist[links.row, links.col] = 1.0 - links.data
-    np.fill_diagonal(dist, 0.0)
-    return dist
+    component = components(graph.edges(threshold))
+    labels = np.arange(graph.size, dtype=np.int64) + graph.size  # singletons keep ids no group uses
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    next_id = 0
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        model = AgglomerativeClustering(n_clusters=None, distance_threshold=1.0 - threshold, metric="cosine",
+                                        linkage="average", connectivity=near[members][:, members])
+        found = model.fit_predict(vectors[members])
+        labels[members] = found + next_id
+        next_id += int(found.max()) + 1
+    return labels
 
 
 def dbscan(graph: NeighbourGraph, threshold: float, min_samples: int = DBSCAN_MIN_SAMPLES) -> np.ndarray:
@@ -97,7 +99,7 @@ def group(algorithm: str, graph: NeighbourGraph, vectors: np.ndarray, threshold:
     runs: dict[str, Callable[[], np.ndarray]] = {
         "chinese_whispers": lambda: chinese_whispers(graph.edges(threshold), iterations, seed),
         "components": lambda: components(graph.edges(threshold)),
-        "agglomerative": lambda: agglomerative(graph, threshold),
+        "agglomerative": lambda: agglomerative(graph, vectors, threshold),
         "dbscan": lambda: dbscan(graph, threshold),
         "hdbscan": lambda: hdbscan(vectors, min_size),
     }

@@ -116,8 +116,10 @@ def cluster(cfg: DictConfig) -> dict[str, Any]:
           f"{len(result['clusters'])} clusters ({named} named), {len(result['unclustered'])} faces alone; "
           f"threshold {threshold.value:.4f} ({threshold.source}). Results: {path}; contact sheets in "
           f"{output / 'sheets'}.")
-    if threshold.warning:
-        print(f"WARNING: {threshold.warning}")
+    if not threshold.calibrated:
+        print(f"WARNING: the linking threshold {threshold.value:.4f} is not calibrated for this checkpoint; calibrate "
+              "it with `facerec-eval ckpt_path=<this checkpoint> data.root=<folder of people it was not trained on>` "
+              "(its report is then found automatically), or pass clustering.threshold=<value>.")
     return result
 
 

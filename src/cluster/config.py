@@ -15,8 +15,10 @@ from src.utils.typed_config import PathsConfig, register
 class GroupingOptions:
     """How the neighbour graph is built and grouped (the ``clustering`` node)."""
 
-    # chinese_whispers | components | agglomerative | dbscan | hdbscan; the default won `facerec-bench cluster`
-    # on ORL (README, "Clustering faces")
+    # chinese_whispers | agglomerative | components | dbscan | hdbscan. Measured (README, "Clustering faces"): on
+    # 300 raw ORL photos (ckpt_path=dlib align=true) Chinese whispers has pairwise F1 0.967 at the default threshold
+    # and >= 0.94 from 0.93 to 0.96, agglomerative 0.994 there; on 10,000 face-like vectors Chinese whispers 0.993,
+    # agglomerative along the kNN graph 0.002 (one cluster): the one that holds at both sizes is the default
     algorithm: str = "chinese_whispers"
     # similarity that links two faces; null: the checkpoint's calibrated verification threshold (its eval report),
     # else family_thresholds of the model family, else default_threshold (the source is logged)
