@@ -134,3 +134,13 @@ def test_added_key_under_a_constructor_node_is_allowed():
 
     assert added("+trainer.enable_model_summary=false") == []
     assert "did you mean `seed`" in added("+sed=1")[0]
+
+
+@pytest.mark.parametrize("sub", ["ingest", "search", "embed", "arch", "serve", "align"])
+def test_bench_subcommand_help(sub, capsys):
+    """`facerec-bench <sub> --help`: exit 0, what it measures and every key with its default."""
+    from src.bench.cli import COMMANDS, main
+
+    assert sub in COMMANDS and main([sub, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"facerec-bench {sub}: ") and "\nout_dir: None" in out and "\nseed: 0" in out

@@ -2,13 +2,14 @@
 ERROR line or traceback (train + export + eval + identify ...; Milvus Lite's gRPC/faiss noise included).
 
 Each ``facerec-*`` line of those sections' ``bash`` blocks runs in a fresh project folder (``FACEREC_ROOT``), in
-order, as ``python -m <its module>`` (the console scripts' targets in pyproject.toml). To stay fast (~2 min on 2
-cores), training commands get :data:`TRAINING_OVERRIDES` appended (the TINY list of tests/helpers/config.py, one
-epoch, 12 synthetic people x 4 images). Placeholders become real paths: ``<run>`` the quickstart's run,
-``/path/to/faces`` and ``data.root=...`` its synthetic folder, ``/path/to/raw_photos`` a folder holding a real photo
-(scikit-image's astronaut), ``photo.jpg`` / ``probe.jpg`` photos, ``/path/to/probes`` and ``/path/to/alice`` one
-person's folder; ``[optional]`` parts are left out. Not run: environment set-up (venv, pip) and ``pytest`` (this is
-the suite), lines that need a GPU (``trainer=gpu|ddp``), ``../shared`` or a server (``milvus=standalone``).
+order, as ``python -m <its module>`` (the console scripts' targets in pyproject.toml). To stay fast, training
+commands get :data:`TRAINING_OVERRIDES` appended (the TINY list of tests/helpers/config.py, one epoch) and the
+quickstart :data:`SYNTHETIC` (20 people x 4 images: the own-data examples' data.val_fraction=0.1 then holds out
+2). Placeholders become real paths: ``<run>`` the latest run, ``/path/to/faces`` and ``data.root=...`` the
+quickstart's synthetic folder, ``/path/to/raw_photos`` a folder holding a real photo (scikit-image's astronaut),
+``photo.jpg`` / ``probe.jpg`` photos, ``/path/to/probes`` and ``/path/to/alice`` one person's folder;
+``[optional]`` parts are left out. Not run: environment set-up (venv, pip) and ``pytest`` (this is the suite),
+lines that need a GPU (``trainer=gpu|ddp``), ``../shared`` or a server (``milvus=standalone``).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.helpers.config import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_OVERRIDES = [*TINY, "trainer.max_epochs=1", "gallery.num_workers=0", "~callbacks.progress_bar"]
-SYNTHETIC = ["data.num_identities=12", "data.images_per_identity=4"]
+SYNTHETIC = ["data.num_identities=20", "data.images_per_identity=4"]
 SKIP = ("pip install", "pytest", "trainer=gpu", "trainer=ddp", "../shared", "milvus=standalone", "http://")
 
 

@@ -225,7 +225,9 @@ def test_sigterm_drains_the_request_in_flight(service, faces):
 def test_refuses_to_start(tmp_path):
     """Off loopback without a key: exit 2 with the reason, before loading anything. Short keys are refused."""
     env = {k: v for k, v in os.environ.items() if k != "FACEREC_API_KEY"}
-    refused = subprocess.run([sys.executable, "-m", "src.serve", "ckpt_path=unused.ckpt", f"hydra.run.dir={tmp_path}",
+    unused = tmp_path / "unused.ckpt"
+    unused.write_bytes(b"never loaded")  # the input checks pass (the file exists); the key check refuses
+    refused = subprocess.run([sys.executable, "-m", "src.serve", f"ckpt_path={unused}", f"hydra.run.dir={tmp_path}",
                               "serve.host=0.0.0.0"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "FACEREC_API_KEY is not set" in refused.stdout + refused.stderr
