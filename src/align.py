@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 if TYPE_CHECKING:
     from src.alignment.report import AlignReport
@@ -36,7 +35,7 @@ def align(cfg: DictConfig) -> AlignReport:
     return report
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="align")
+@command("align")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-align`."""
     align(cfg)

@@ -7,10 +7,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 if TYPE_CHECKING:
     from src.embedding.model import FaceModel
@@ -100,10 +99,14 @@ def _bins_only(model: FaceModel, options: EvaluationOptions) -> dict[str, Any]:
     return report
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+@command("eval")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-eval`."""
-    evaluate(cfg)
+    report = evaluate(cfg)
+    if report.get("identification", {}).get("recommended_threshold") is not None:
+        print(f"To answer with its threshold, store it with a gallery of this checkpoint: facerec-export "
+              f"ckpt_path={cfg.ckpt_path} data.root=<gallery people> threshold_from="
+              f"{Path(cfg.evaluation.output_dir) / 'report.json'} (or pass threshold_from= to identify/serve).")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
 from src.gallery.config import ExportConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 if TYPE_CHECKING:
@@ -24,9 +23,11 @@ def export(cfg: DictConfig) -> ExportResult:
     # Imported here, not at the top: torch, Lightning and pymilvus take ~10 s and `--help` needs none of them.
     from src.datamodules.build import build_datamodule
     from src.gallery.export import export_gallery, gallery_from_datamodule, sync_summary
+    from src.inference.threshold import calibrated_record, store_threshold
 
     options = typed(ExportConfig, cfg, USAGE)
     model = options.gallery.load(options.ckpt_path, options.align, options.alignment)
+    threshold = calibrated_record(options.threshold_from, model) if options.threshold_from else None
     datamodule = build_datamodule(options.data)
     arrays_dir = Path(options.paths.output_dir) if options.gallery.save_arrays else None
     result = export_gallery(model, gallery_from_datamodule(datamodule, options.gallery.identities), options.milvus,
@@ -36,10 +37,12 @@ def export(cfg: DictConfig) -> ExportResult:
           f"({result.images} images embedded at {result.images_per_sec:.1f} images/s"
           f"{f'; {result.no_face} photos without a face left out' if result.no_face else ''}; "
           f"{sync_summary(result)})")
+    if threshold:
+        print(store_threshold(model, options.milvus, threshold))
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
+@command("export")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-export`."""
     try:

@@ -11,10 +11,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 if TYPE_CHECKING:
     import torch
@@ -65,7 +64,7 @@ def max_cosine_gap(onnx_path: str | Path, model: torch.nn.Module, image_size: in
     return gap
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export_onnx")
+@command("export_onnx")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point of `facerec-export-onnx`; returns the max cosine gap when ``check`` is on."""
     path = export_onnx(cfg.ckpt_path, cfg.output, cfg.image_size, cfg.opset)

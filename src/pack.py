@@ -5,10 +5,9 @@ import io
 import logging
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def pack(input_dir: str | Path, output_dir: str | Path, image_size: int = 112, q
     return counts
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pack")
+@command("pack")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-pack`."""
     counts = pack(cfg.input, cfg.output, cfg.image_size, cfg.quality, cfg.name)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     from src.datamodules.build import build_datamodule
     from src.eval import evaluate
+    from src.utils.checkpoint_file import read_checkpoint
     from src.utils.instantiate import instantiate_group
 
     if cfg.get("seed") is not None:
@@ -28,6 +30,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if cfg.get("ckpt_path"):  # a refused file is named here, not in torch's advice to load it with weights_only=False
+        read_checkpoint(cfg.ckpt_path)
     # weights_only: a resumed checkpoint is read as data only, whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
@@ -37,10 +41,30 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "trainer": trainer, "best_ckpt": best}
     if cfg.get("eval") and best and trainer.is_global_zero:
         objects["report"] = evaluate(cfg, ckpt_path=best, datamodule=datamodule)
+        _store_threshold(trainer, best, Path(cfg.evaluation.output_dir) / "report.json")
     return metrics, objects
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def _store_threshold(trainer: Any, ckpt_path: str, report: Path) -> None:
+    """Keep the evaluation's recommended threshold with the gallery the run exported (same checkpoint and TTA mode),
+    so facerec-identify and facerec-serve answer with it on that gallery."""
+    from src.embedding.model import load_model
+    from src.inference.threshold import calibrated_record, store_threshold
+
+    export = next((c for c in trainer.callbacks if getattr(c, "result", None) is not None and hasattr(c, "milvus")),
+                  None)
+    if export is None or not report.is_file():
+        return
+    model = load_model(ckpt_path, export.tta, fallback_image_size=trainer.datamodule.hparams.image_size)
+    try:
+        record = calibrated_record(report, model)
+    except ValueError as error:  # e.g. too few people for open-set probes: the gallery keeps no threshold
+        log.warning("No threshold stored with the gallery: %s", error)
+        return
+    print(store_threshold(model, export.milvus, record))
+
+
+@command("train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns val/rank1 so sweeps can optimize it."""
     import torch

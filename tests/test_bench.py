@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from src.bench.cli import main
@@ -31,7 +32,7 @@ def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
     assert set(RESULT_KEYS) <= set(result)
     assert result["benchmark"] == args[0] and result["command"].startswith(f"facerec-bench {args[0]}")
     assert result["machine"]["cpu_logical_cores"] >= 1 and result["resources"]["samples"] >= 2
-    assert result["duration_s"] > 0 and result["data"]["kind"] in ("face_like", "random")
+    assert result["duration_s"] > 0 and result["data"]["kind"] in ("face_like", "random", "face_jpeg")
     png = Path(result["plots"][args[0]])
     assert png.parent == out and png.stat().st_size > 0
     with Image.open(png) as image:
@@ -156,6 +157,20 @@ def test_embed_throughput(tmp_path: Path) -> None:
     assert result["summary"]["tta_concat_over_bare"] > 0
     assert result["data"] == {"kind": "random", "what": "N(0, 1) input tensors (throughput only)",
                               "shape": [3, 32, 32]}
+
+
+def test_loader_old_vs_new(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "loader", "images=200", "base_faces=100", "seconds=0.1", "workers=[0]",
+                       "batch_size=16", "decoder_payloads=20", f"data_dir={tmp_path / 'data'}")
+    assert result["data"]["images"] == 200
+    rows = result["results"]["loader"]
+    assert {(r["source"], r["pipeline"]) for r in rows} == {("folder", "old"), ("folder", "new"), ("rec", "old"),
+                                                            ("rec", "new")}
+    assert all(r["images"] > 0 and r["images_per_cpu_s"] > 0 for r in rows)
+    assert {r["decoder"].split()[0] for r in result["results"]["decoders"]} == {"Pillow", "torchvision.io.decode_jpeg",
+                                                                               "simplejpeg"}
+    assert result["summary"]["rec_one_core"]["new_over_old"] > 0
+    assert (result["results"]["cuda"] == []) == (not torch.cuda.is_available())
 
 
 def test_train_speed_times_only_the_steps_after_warmup(tmp_path: Path) -> None:

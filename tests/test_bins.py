@@ -6,14 +6,16 @@ import json
 import logging
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from src.datamodules.image_decode import ImageTooLargeError, UnknownFormatError
 from src.eval import evaluate
-from src.evaluation.bins import load_bin, pair_accuracy
+from src.evaluation.bins import _BinImages, load_bin, pair_accuracy
 from src.pack import pack
 from src.train import train
 from tests.helpers import TINY, compose_config, orl_root
@@ -110,3 +112,30 @@ def test_trains_from_rec_with_bin_validation_and_evaluates_bins(tmp_path, caplog
     again = evaluate(eval_cfg)
     assert again["verification_bins"] == report["verification_bins"]
     assert json.loads((tmp_path / "eval2" / "report.json").read_text())["verification_bins"]["orl_pairs"] == result
+
+
+def test_a_string_longer_than_the_file_names_the_file_and_pair(tmp_path) -> None:
+    """A .bin whose third image declares 2**40 bytes: one error naming the file and the pair, no MemoryError."""
+    images, _ = write_orl_bin(tmp_path / "ok.bin", ["s1"], protocol=3)
+    data = pickle.dumps((images[:4], [True, False]), protocol=3)  # protocol 3: BINBYTES, no frames
+    third = data.index(b"B" + struct.pack("<I", len(images[2])) + images[2])
+    hostile = tmp_path / "hostile.bin"
+    hostile.write_bytes(data[:third] + b"\x8e" + struct.pack("<Q", 2**40) + data[third + 5:])  # BINBYTES8
+    with pytest.raises(ValueError, match=r"hostile\.bin is not a verification \.bin: entry 2 \(pair 1 image 1"):
+        load_bin(hostile)
+
+
+def test_bin_images_go_through_the_one_decoder(tmp_path, monkeypatch) -> None:
+    """A non-image entry, a PostScript entry and an image above the pixel cap: each refused naming file and pair."""
+    images, same = write_orl_bin(tmp_path / "orl.bin", ["s1"])
+    postscript = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n"
+    path = tmp_path / "bad.bin"
+    path.write_bytes(pickle.dumps(([images[0], b"not an image at all", images[2], postscript], same[:2])))
+    items = _BinImages(load_bin(path).images, 32, str(path))
+    assert items[0][0].shape == (3, 32, 32)
+    for index, pair in ((1, r"pair 0 image 2"), (3, r"pair 1 image 2")):
+        with pytest.raises(UnknownFormatError, match=rf"bad\.bin {pair} is not a JPEG, PNG"):
+            items[index]
+    monkeypatch.setenv("FACEREC_MAX_IMAGE_PIXELS", "1000")  # ORL photos are 92 x 112 = 10,304 pixels
+    with pytest.raises(ImageTooLargeError, match=r"bad\.bin pair 1 image 1: 92 x 112"):
+        items[2]

@@ -8,6 +8,7 @@ import torch
 
 from src.embedding.checkpoint import load_embedder
 from src.models.backbone import FaceEmbedder
+from src.models.iresnet import IResNet
 from src.train import train
 from src.utils.checkpoint_file import CheckpointFileError, UnsafeCheckpointError, read_checkpoint
 from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
@@ -49,8 +50,18 @@ def test_resume_reads_the_checkpoint_as_data_only(crafted, tmp_path, monkeypatch
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     cfg = compose_config("train", [*TRAINED_RUN_OVERRIDES, "data.num_identities=4", "data.images_per_identity=2",
                                    "data.val_fraction=0", "~callbacks.milvus_export", f"ckpt_path={path}"], tmp_path)
-    with pytest.raises(Exception, match="Weights only load failed"):
+    with pytest.raises(UnsafeCheckpointError, match="NOT executed") as error:
         train(cfg)
+    assert str(path) in str(error.value) and "weights_only" not in str(error.value)
+    assert not marker.exists()
+
+
+def test_iresnet_pretrained_names_a_refused_file(crafted):
+    """`model.backbone.arch=iresnet pretrained=<crafted>`: the reader's message naming the file, not torch's."""
+    path, marker = crafted
+    with pytest.raises(UnsafeCheckpointError, match="NOT executed") as error:
+        IResNet(depth=18, image_size=32, embedding_dim=64, pretrained=str(path))
+    assert str(path) in str(error.value) and "weights_only" not in str(error.value)
     assert not marker.exists()
 
 

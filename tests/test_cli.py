@@ -4,6 +4,7 @@ own typed config."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,70 @@ def test_export_takes_every_training_recipe(experiment, tmp_path):
                    "facerec-export")
     assert export.data == OmegaConf.to_container(train.data, resolve=True)
     assert export.gallery.image_size == train.data.image_size and export.task_name == train.task_name
+
+
+# (module, arguments, what the one-paragraph answer must say); every case is answered before torch is imported
+MISTAKES = [
+    ("src.inference.identify", ["treshold=0.5"], "unknown option `treshold`: did you mean `threshold`"),
+    ("src.inference.identify", ["+treshold=0.5", "ckpt_path=dlib", "image=README.md", "milvus.uri=README.md"],
+     "unknown option `treshold`: did you mean `threshold`"),
+    ("src.export", ["gallery.tta_mode=sum"], "did you mean `gallery.tta`"),
+    ("src.inference.identify", ["--ckpt_path", "x.ckpt"], "options are key=value, not --flags: write ckpt_path="),
+    ("src.inference.identify", ["ckpt_path=missing.ckpt", "image=missing.jpg", "milvus.uri=missing.db"],
+     "image=missing.jpg does not exist"),
+    ("src.inference.identify", ["ckpt_path=dlib", "image=README.md"], "`milvus.uri` is required"),
+    ("src.inference.remove", ["person_id=alice", "milvus.uri=missing.db"], "milvus.uri=missing.db does not exist"),
+    ("src.eval", ["ckpt_path=dlib"], "nothing to evaluate"),
+    ("src.inference.identify", ["top_k=abc"], "could not be converted to Integer"),
+]
+
+
+@pytest.mark.parametrize(("module", "args", "expected"), MISTAKES,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_mistakes_answer_fast_in_one_paragraph(module, args, expected, tmp_path):
+    """A user mistake: exit 2 before torch, Lightning or pymilvus is imported (so in ~1 s, not ~8: timings in
+    docs/performance/cli_startup.json), one line, no traceback, nothing written; the message names the key
+    (``ckpt_path=dlib`` is the bundled backbone, never a missing file)."""
+    probe = ("import atexit, runpy, sys; atexit.register(lambda: print('heavy:', [m for m in "
+             f"{list(HEAVY)!r} if m in sys.modules])); sys.argv = ['facerec', *sys.argv[1:]]; "
+             f"runpy.run_module({module!r}, run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "FACEREC_ROOT": str(tmp_path)})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "dlib does not exist" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "heavy: []" in done.stdout, done.stdout
+    assert not list(tmp_path.iterdir()), "a refused command wrote a run dir"
+
+
+def test_traceback_on_request(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "src.inference.identify", "treshold=0.5"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "FACEREC_ROOT": str(tmp_path), "HYDRA_FULL_ERROR": "1"})
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_added_key_under_a_constructor_node_is_allowed():
+    """`+trainer.x=` adds a Trainer argument (Lightning refuses unknown ones itself); `+x=` at the top is refused."""
+    from src.utils.cli_checks import unknown_added_keys
+    from tests.helpers import compose_config
+
+    def added(override: str) -> list[str]:
+        cfg = compose_config("train", [override], ROOT / "outputs")
+        OmegaConf.set_struct(cfg, False)
+        cfg.hydra = OmegaConf.create({"overrides": {"task": [override]}, "runtime": {"choices": {"data": "x"}}})
+        return unknown_added_keys(cfg, "facerec-train")
+
+    assert added("+trainer.enable_model_summary=false") == []
+    assert "did you mean `seed`" in added("+sed=1")[0]
+
+
+@pytest.mark.parametrize("sub", ["ingest", "search", "embed", "arch", "serve", "align"])
+def test_bench_subcommand_help(sub, capsys):
+    """`facerec-bench <sub> --help`: exit 0, what it measures and every key with its default."""
+    from src.bench.cli import COMMANDS, main
+
+    assert sub in COMMANDS and main([sub, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"facerec-bench {sub}: ") and "\nout_dir: None" in out and "\nseed: 0" in out

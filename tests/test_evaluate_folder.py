@@ -69,7 +69,7 @@ def test_new_people_are_all_evaluated_with_a_synthetic_experiments_config(orl_mo
     data = json.loads((Path(cfg.evaluation.output_dir) / "report.json").read_text())["data"]
     assert data["root"] == str(folders["new"]) and data["identities_in_folder"] == 12
     assert data["enrolled_identities"] + data["unenrolled_identities"] == 12 and data["excluded_identities"] == 0
-    assert data["trained_identities_in_folder"] == 0 and data["trained_identities_from"] == "checkpoint"
+    assert data["trained_identities_in_folder"] == 0 and data["trained_identities_from"] == "checkpoint (image content)"
     assert data["reliable"] is True and data["warning"] is None
     assert "NOT RELIABLE" not in capsys.readouterr().out
     assert report["identification"]["milvus"]["rank1"] > 0.3  # 10 enrolled people: chance 0.1

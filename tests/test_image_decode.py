@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from src.datamodules.image_decode import (
     DEFAULT_MAX_PIXELS,
     ENV_MAX_PIXELS,
     ImageTooLargeError,
+    UnknownFormatError,
     UnsupportedImageError,
 )
 from src.datamodules.transforms import eval_transform
@@ -163,3 +165,32 @@ def test_scan_applies_the_same_rules_and_counts_refusals(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_MAX_PIXELS, "40MP")
     with pytest.raises(ValueError, match=f"{ENV_MAX_PIXELS}='40MP' is not an integer"):
         scan_image_folder(root)
+
+
+def test_only_allow_listed_formats_are_opened(tmp_path, monkeypatch):
+    """A PostScript file named photo.jpg is refused before any plugin sees it: the `gs` on PATH (which Pillow's
+    EPS plugin would run to rasterise it) is never called. Bytes in memory go through the same checks."""
+    from PIL import EpsImagePlugin
+
+    marker, tools = tmp_path / "ghostscript_ran", tmp_path / "bin"
+    tools.mkdir()
+    (tools / "gs").write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    (tools / "gs").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None)  # found again on the PATH above
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nnewpath 0 0 moveto 64 64 lineto stroke\n"
+                      b"showpage\n")
+    with pytest.raises(UnknownFormatError, match=r"photo\.jpg is not a JPEG, PNG, PGM/PPM/PBM, BMP, TIFF, WebP or GIF"):
+        load_rgb(photo)
+    with pytest.raises(UnknownFormatError, match=r"^record 7 is not a JPEG"):
+        load_rgb(photo.read_bytes(), "record 7")
+    assert not marker.exists()
+    for fmt in ("JPEG", "PNG", "PPM", "BMP", "TIFF", "WEBP", "GIF"):
+        encoded = io.BytesIO()
+        Image.fromarray(_astronaut_grey()).convert("RGB").save(encoded, fmt)
+        assert load_rgb(encoded.getvalue(), fmt).size == (160, 192), fmt
+    icon = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(icon, "ICO")  # a format Pillow reads, but not on the list
+    with pytest.raises(UnknownFormatError):
+        load_rgb(icon.getvalue())

@@ -16,7 +16,7 @@ from src.inference.embed import embed
 from src.inference.enroll import enroll
 from src.inference.identify import identify
 from src.inference.remove import remove
-from src.inference.threshold import resolve_threshold
+from src.inference.threshold import calibrated_record, resolve_threshold, store_threshold
 from src.vector_store import (
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -139,22 +139,34 @@ def _fake_report(path: Path, model_id: str, tta: str, threshold: float | None) -
     return path
 
 
-def test_threshold_comes_from_this_models_newest_report(tmp_path):
-    outputs = tmp_path / "outputs"
-    assert resolve_threshold(None, None, outputs, "m1", "concat", 0.4).value == 0.4
-    old = _fake_report(outputs / "train/a/eval/report.json", "m1", "concat", 0.5)
-    _fake_report(outputs / "train/b/eval/report.json", "m2", "concat", 0.6)  # another model
-    _fake_report(outputs / "train/c/eval/report.json", "m1", "sum", 0.7)  # another TTA mode
-    os.utime(old, (1, 1))
-    newest = _fake_report(outputs / "eval/d/eval/report.json", "m1", "concat", 0.55)
-    chosen = resolve_threshold(None, None, outputs, "m1", "concat", 0.4)
-    assert chosen.value == 0.55 and str(newest) in chosen.source
-    assert resolve_threshold(None, old, outputs, "m1", "concat", 0.4).value == 0.5
-    assert resolve_threshold(0.3, old, outputs, "m1", "concat", 0.4).value == 0.3
-    none = _fake_report(tmp_path / "none.json", "m1", "concat", None)
-    assert resolve_threshold(None, none, outputs, "m1", "concat", 0.4).value == 0.4
-    with pytest.raises(ValueError, match="another model"):
-        resolve_threshold(None, outputs / "train/b/eval/report.json", outputs, "m1", "concat", 0.4)
+def test_threshold_is_chosen_or_travels_with_the_gallery(trained_run, tmp_path):
+    """threshold= > threshold_from= > the gallery's stored threshold > default; reports lying under outputs/ (an
+    unrelated evaluation) never change the answer; a report of another model, TTA mode or alignment is refused."""
+    _, objects = trained_run
+    model = load_model(objects["best_ckpt"])
+    person, paths = next(iter(_train_people(objects, 1).items()))
+    uri = str(tmp_path / "gallery.db")
+    export_gallery(model, [(p, person) for p in paths[:2]], {"uri": uri, "collection": "faces"})
+    _fake_report(tmp_path / "outputs/eval/x/eval/report.json", model.model_id, "concat", 0.11)  # newest, unrelated
+    with FaceGallery.open(model, uri) as gallery:
+        default = resolve_threshold(None, None, gallery, model.model_id, "concat", 0.4)
+    assert (default.value, default.calibrated) == (0.4, False) and "gallery stores none" in default.source
+    report = _fake_report(tmp_path / "report.json", model.model_id, "concat", 0.55)
+    print(store_threshold(model, uri, calibrated_record(report, model)))
+    with FaceGallery.open(model, uri) as gallery:
+        stored = resolve_threshold(None, None, gallery, model.model_id, "concat", 0.4)
+        assert stored.value == 0.55 and stored.calibrated and "stored with the gallery" in stored.source
+        assert resolve_threshold(0.3, report, gallery, model.model_id, "concat", 0.4).value == 0.3
+        other = _fake_report(tmp_path / "other.json", model.model_id, "concat", 0.6)
+        assert resolve_threshold(None, other, gallery, model.model_id, "concat", 0.4).value == 0.6
+        with pytest.raises(ValueError, match="evaluates m2"):
+            resolve_threshold(None, _fake_report(tmp_path / "m2.json", "m2", "concat", 0.6), gallery,
+                              model.model_id, "concat", 0.4)
+    aligned = json.loads(report.read_text())
+    aligned["model"]["preprocessing"] = {"aligned": True, "template": "arcface-5pt-112", "size": 112}
+    (tmp_path / "aligned.json").write_text(json.dumps(aligned))
+    with pytest.raises(ValueError, match="aligned faces"):
+        calibrated_record(tmp_path / "aligned.json", model)
 
 
 def test_commands_identify_enroll_remove_and_refuse_mismatch(trained_run, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""A built wheel carries every Hydra config, and an installed package finds them."""
+"""A built wheel carries every Hydra config and the face detector's weights, and an installed package finds them."""
 from __future__ import annotations
 
 import subprocess
@@ -19,3 +19,4 @@ def test_wheel_carries_every_config(tmp_path: Path) -> None:
     missing = [c for c in configs if f"src/conf/{c}" not in names]
     assert not missing, f"configs missing from the wheel: {missing}"
     assert "src/utils/paths.py" in names
+    assert "src/alignment/weights/mtcnn.pt" in names  # the detector's weights (loaded from the package)

@@ -5,18 +5,24 @@ import io
 import logging
 import pickle
 import struct
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.recordio import RecordFaceDataModule, RecordReader
-from src.datamodules.recordio.datamodule import RecordFaceDataset
+from src.datamodules.recordio.datamodule import RecordFaceDataset, _check, scan_records
+from src.datamodules.recordio.format import IRHeader, RecordError, frame, pack_payload
 from src.datamodules.transforms import eval_transform
 from src.pack import pack
 from tests.helpers import orl_root
+
+# A PostScript file: Pillow's EPS plugin would hand it to Ghostscript when decoded.
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nnewpath 0 0 moveto 64 64 lineto stroke\nshowpage\n"
 
 SIZE = 32
 PEOPLE = ["s1", "s10", "s11", "s12", "s13", "s14"]
@@ -139,3 +145,52 @@ def test_corrupt_records_are_counted_and_reported(tmp_path, caplog) -> None:
     assert [key for key, _ in unchecked.scan.skipped] == [rec_path.parent / "train.rec#3"]
     with pytest.raises(ValueError, match="record 17 does not decode.*data.decode_check=true"):
         RecordFaceDataset(unchecked.reader, [(17, 0)], eval_transform(SIZE))[0]
+
+
+def _crafted_rec(folder: Path, header_count: float, labels: dict[int, float], offsets: dict[int, int]) -> None:
+    """A .rec of 8 JPEG records (4 classes) whose record 0 declares ``header_count``, with some labels and
+    index offsets replaced by hostile values."""
+    rec, idx = bytearray(), []
+    payloads = [pack_payload(IRHeader(2, 0.0, 0, 0, (header_count, 9.0)))]
+    payloads += [pack_payload(IRHeader(0, labels.get(key, float(key % 4)), key, 0), _jpeg((30 * key, 90, 60)))
+                 for key in range(1, 9)]
+    for key, payload in enumerate(payloads):
+        idx.append(f"{key}\t{offsets.get(key, len(rec))}\n")
+        rec += frame(payload)
+    (folder / "train.rec").write_bytes(bytes(rec))
+    (folder / "train.idx").write_text("".join(idx))
+
+
+@pytest.mark.parametrize("count", [1e10, float(np.finfo(np.float32).max), float("nan"), float("inf")])
+def test_a_header_count_beyond_the_index_stops_at_once(tmp_path, count) -> None:
+    """Record 0 declaring more records than the index holds (which looped over 1e10 keys at 100% CPU) stops
+    within seconds with one error naming the file."""
+    _crafted_rec(tmp_path, count, {}, {})
+    started = time.perf_counter()
+    with pytest.raises(RecordError, match=r"train\.rec record 0 .*declares labels\[0\]=.*holds 9 keys.*facerec-pack"):
+        _datamodule(tmp_path)
+    assert time.perf_counter() - started < 5
+
+
+def test_hostile_labels_and_offsets_are_counted_and_named(tmp_path) -> None:
+    """NaN/inf labels and negative or 2**70 index offsets: each record skipped with its key and reason."""
+    _crafted_rec(tmp_path, 9.0, {3: float("nan"), 4: float("inf")}, {5: -8, 6: 2**70})
+    reader = RecordReader(tmp_path / "train.rec")
+    scan = scan_records(reader)
+    reasons = {str(path).rsplit("#", 1)[1]: reason for path, reason in scan.skipped}
+    assert set(reasons) == {"3", "4", "5", "6"}
+    assert all("non-finite label" in reasons[key] for key in "34")
+    assert all("outside the file" in reasons[key] for key in "56")
+    assert scan.num_images == 4
+    with pytest.raises(RecordError, match=r"train\.rec record 6: offset 1180591620717411303424 in train\.idx"):
+        reader.read(6)
+
+
+def test_record_payloads_go_through_the_allow_listed_decoder(tmp_path) -> None:
+    """A PostScript payload in a record is refused by the decoder (named), not handed to Ghostscript."""
+    rec = tmp_path / "train.rec"
+    rec.write_bytes(frame(pack_payload(IRHeader(0, 0.0, 1, 0), EPS)))
+    (tmp_path / "train.idx").write_text("0\t0\n")
+    reader = RecordReader(rec)
+    problem = _check(reader, 0, decode=True)[1]
+    assert problem.startswith("undecodable image: UnknownFormatError") and "JPEG, PNG" in problem

@@ -155,6 +155,9 @@ def test_auth_and_bad_input(service, faces, tmp_path):
             assert answer.json()["detail"] and "Traceback" not in answer.text, case
         assert "serve.max_pixels" in http.post("/v1/identify", files=cases["too many pixels"][1]).json()["detail"]
         assert http.post("/v1/identify", params={"top_k": 0}, files=files([probe])).status_code == 400
+        # with a key, API clients elsewhere (any Host, a web app's Origin) keep working: the key is the protection
+        assert http.get("/v1/persons", headers={"Host": "faces.example.com",
+                                                "Origin": "https://app.example.com"}).status_code == 200
         bad_id = http.post("/v1/persons/bad%01id/faces", files=files([probe]))
         assert bad_id.status_code == 400 and "control characters" in bad_id.json()["detail"]
         twice = http.post("/v1/persons/twice/faces", files=files([probe, probe]))
@@ -222,7 +225,9 @@ def test_sigterm_drains_the_request_in_flight(service, faces):
 def test_refuses_to_start(tmp_path):
     """Off loopback without a key: exit 2 with the reason, before loading anything. Short keys are refused."""
     env = {k: v for k, v in os.environ.items() if k != "FACEREC_API_KEY"}
-    refused = subprocess.run([sys.executable, "-m", "src.serve", "ckpt_path=unused.ckpt", f"hydra.run.dir={tmp_path}",
+    unused = tmp_path / "unused.ckpt"
+    unused.write_bytes(b"never loaded")  # the input checks pass (the file exists); the key check refuses
+    refused = subprocess.run([sys.executable, "-m", "src.serve", f"ckpt_path={unused}", f"hydra.run.dir={tmp_path}",
                               "serve.host=0.0.0.0"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "FACEREC_API_KEY is not set" in refused.stdout + refused.stderr

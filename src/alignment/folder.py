@@ -15,7 +15,7 @@ from src.alignment.aligner import Alignment, FaceAligner
 from src.alignment.report import AlignReport, ImageResult, previous_results
 from src.alignment.workers import map_batches
 from src.datamodules.face_dataset import load_rgb
-from src.datamodules.folder_scan import IMAGE_EXTENSIONS
+from src.datamodules.folder_scan import IMAGE_EXTENSIONS, list_identity_files
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 10.0  # the report is rewritten this often during a run, so an interrupted run can resume
@@ -43,11 +43,13 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
 
 
 def find_jobs(input_dir: Path, output_dir: Path) -> tuple[list[Job], list[tuple[str, str]]]:
-    """Photos under ``input_dir`` (flat files and one level of person folders) and the files not taken, with why."""
-    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(input_dir).parts))
+    """Photos under ``input_dir`` (flat files and one level of person folders) and the files not taken, with why.
+
+    Symlinked folders are followed once each, as the training scan does; symlink loops and dangling links are
+    reported (rglob skipped both without a word)."""
+    files, broken = list_identity_files(input_dir)
     jobs: list[Job] = []
-    rejected: list[tuple[str, str]] = []
+    rejected = [(path.relative_to(input_dir).as_posix(), problem) for path, problem in broken]
     taken: dict[str, str] = {}
     for path in files:
         key = path.relative_to(input_dir).as_posix()

@@ -65,8 +65,9 @@ class StepClock(L.Callback):
 
 
 def in_memory_loader(datamodule: L.LightningDataModule, steps: int) -> DataLoader:
-    """``steps`` batches drawn (with replacement) from the first training batch, already decoded and augmented."""
-    images, labels, index = next(iter(datamodule.train_dataloader()))
+    """``steps`` batches drawn (with replacement) from the first training batch, already decoded and augmented
+    (on the CPU here when the datamodule augments on the device: the reference is the step alone)."""
+    images, labels, index = datamodule.training_batch(next(iter(datamodule.train_dataloader())), "cpu")
     dataset = TensorDataset(images, labels, index)
     sampler = RandomSampler(dataset, replacement=True, num_samples=len(images) * steps)
     return DataLoader(dataset, batch_size=len(images), sampler=sampler, drop_last=True,

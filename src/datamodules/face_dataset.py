@@ -16,15 +16,18 @@ __all__ = ["FaceImageDataset", "load_rgb"]  # load_rgb: the one image decoder (s
 class FaceImageDataset(Dataset):
     """Items are ``(image tensor, label, index)``; the index lets evaluation undo DDP padding and order."""
 
-    def __init__(self, samples: list[tuple[Path, int]], transform: Callable,
-                 loader: Callable[[Path], Image.Image] = load_rgb) -> None:
+    def __init__(self, samples: list[tuple[Path, int]], transform: Callable | None,
+                 loader: Callable[[Path], Image.Image | torch.Tensor] = load_rgb) -> None:
         self.samples = samples
         self.transform = transform
-        self.loader = loader  # path -> RGB image: plain decoding, or e.g. face alignment (src.alignment)
+        # path -> RGB image: plain decoding, face alignment (src.alignment), or a uint8 tensor for training
+        # batches augmented on the device (src.datamodules.fast_decode.DecodeToTensor, with transform None)
+        self.loader = loader
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         path, label = self.samples[index]
-        return self.transform(self.loader(path)), label, index
+        image = self.loader(path)
+        return (self.transform(image) if self.transform else image), label, index

@@ -1,12 +1,13 @@
 """Which people a checkpoint was trained on, and which people of a face folder an evaluation or export uses.
 
 Training stores :class:`TrainedOn` in every checkpoint (under :data:`TRAINED_ON_KEY`), so a checkpoint can be
-evaluated on any folder: its trained people are excluded by name, whatever the folder's split settings.
+evaluated on any folder: its trained people are excluded by their images' content (by name for older
+checkpoints), whatever the folder's split settings.
 """
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ class TrainedOn:
 
     root: str
     identities: frozenset[str]
+    # person -> bottom-k sketch of their images' content digests (src/datamodules/trained_content.py); None: the
+    # checkpoint predates them (people are then told apart by name only)
+    sketches: dict[str, list[str]] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for the checkpoint (loadable with ``weights_only``)."""
-        return {"root": self.root, "identities": sorted(self.identities)}
+        content = {"image_sketches": self.sketches} if self.sketches is not None else {}
+        return {"root": self.root, "identities": sorted(self.identities), **content}
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> TrainedOn | None:
@@ -33,7 +38,8 @@ class TrainedOn:
         stored = checkpoint.get(TRAINED_ON_KEY)
         if not stored:
             return None
-        return cls(root=str(stored["root"]), identities=frozenset(stored["identities"]))
+        return cls(root=str(stored["root"]), identities=frozenset(stored["identities"]),
+                   sketches=stored.get("image_sketches"))
 
 
 def select_identities(scan: FolderScan, trained: Collection[str], which: str) -> dict[str, list[Path]]:

@@ -15,9 +15,16 @@ them, and the EXIF orientation is ignored. :func:`load_rgb` handles each mode ex
 Images larger than :func:`max_pixels` (width x height; default 40 MP, override with the environment
 variable ``FACEREC_MAX_IMAGE_PIXELS``) are refused before any pixel is decoded, below Pillow's own
 decompression-bomb limit, so a huge or malicious file cannot exhaust memory.
+
+Only the formats in :data:`ALLOWED_FORMATS` are opened (JPEG, PNG, PGM/PPM/PBM, BMP, TIFF, WebP, GIF's first
+frame): Pillow is asked to identify the file among these alone (``Image.open(formats=...)``), so no other
+plugin ever sees the bytes. A PostScript file named ``photo.jpg`` is refused before Ghostscript could run.
+Files, uploads, RecordIO payloads and ``.bin`` entries all go through :func:`load_rgb`; in-memory bytes carry
+a ``name`` (file and record or pair) for the error messages.
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +32,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ENV_MAX_PIXELS = "FACEREC_MAX_IMAGE_PIXELS"
 # 40 MP: a 7,300 x 5,500 photo; aligned face crops are ~0.01 MP. Decoded RGB at this size is 120 MB.
 DEFAULT_MAX_PIXELS = 40_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+# Pillow format names; PPM covers PGM and PBM, JPEG covers camera MPO files, GIF decodes its first frame.
+ALLOWED_FORMATS = ("JPEG", "PNG", "PPM", "BMP", "TIFF", "WEBP", "GIF")
+FORMATS_TEXT = "JPEG, PNG, PGM/PPM/PBM, BMP, TIFF, WebP or GIF"
 
-ImageSource = str | Path | BinaryIO
+ImageSource = str | Path | BinaryIO | bytes
 
 
 class UnsupportedImageError(ValueError):
@@ -41,6 +51,10 @@ class UnsupportedImageError(ValueError):
 
 class ImageTooLargeError(UnsupportedImageError):
     """The image has more pixels than the configured cap."""
+
+
+class UnknownFormatError(ValueError):
+    """Not an image in one of :data:`ALLOWED_FORMATS` (maybe no image at all: no other decoder is tried)."""
 
 
 def max_pixels() -> int:
@@ -64,10 +78,10 @@ def _name(source: ImageSource) -> str:
     return str(getattr(source, "name", "image data"))
 
 
-def _too_large(name: str, pixels: str, cap: int) -> ImageTooLargeError:
+def _too_large(name: str, pixels: str, cap: int, cap_option: str) -> ImageTooLargeError:
     return ImageTooLargeError(
         f"{name}: {pixels} pixels is more than the {cap:,}-pixel cap for one image; refused without decoding. "
-        f"Downscale the image, or raise the cap with the environment variable {ENV_MAX_PIXELS}=<pixels>."
+        f"Downscale the image, or raise the cap ({cap_option})."
     )
 
 
@@ -86,17 +100,26 @@ def _check_mode(image: Image.Image, name: str) -> None:
 
 
 @contextmanager
-def open_image(source: ImageSource) -> Iterator[Image.Image]:
-    """Open ``source`` (header only) after checking its size against :func:`max_pixels` and its mode."""
-    name, cap = _name(source), max_pixels()
+def open_image(source: ImageSource, name: str | None = None, cap: int | None = None,
+               cap_option: str = f"environment variable {ENV_MAX_PIXELS}=<pixels>") -> Iterator[Image.Image]:
+    """Open ``source`` (header only: a path, a binary file object or bytes) after checking its format against
+    :data:`ALLOWED_FORMATS`, its size against ``cap`` (default :func:`max_pixels`) and its mode. ``name`` is how
+    errors call it (default: the path or the file object's name); ``cap_option`` is the setting that raises the cap.
+    """
+    name, cap = name or _name(source), cap or max_pixels()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
     try:
-        image = Image.open(source)
+        image = Image.open(source, formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError:
+        raise UnknownFormatError(f"{name} is not a {FORMATS_TEXT} image; other formats (EPS, PSD, ICO, ...) are "
+                                 f"refused without being decoded. Convert it to PNG or JPEG.") from None
     except Image.DecompressionBombError as error:  # over twice Pillow's limit: refused by Pillow at open
-        raise _too_large(name, "more than " + f"{2 * Image.MAX_IMAGE_PIXELS:,}", cap) from error
+        raise _too_large(name, "more than " + f"{2 * Image.MAX_IMAGE_PIXELS:,}", cap, cap_option) from error
     with image:
         width, height = image.size
         if width * height > cap:
-            raise _too_large(name, f"{width} x {height} = {width * height:,}", cap)
+            raise _too_large(name, f"{width} x {height} = {width * height:,}", cap, cap_option)
         _check_mode(image, name)
         yield image
 
@@ -128,12 +151,14 @@ def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
                                     f"save the image as 8-bit RGB or greyscale.") from error
 
 
-def load_rgb(source: ImageSource) -> Image.Image:
-    """Decode an image file (path or binary file object) to 8-bit RGB.
+def load_rgb(source: ImageSource, name: str | None = None, cap: int | None = None,
+             cap_option: str = f"environment variable {ENV_MAX_PIXELS}=<pixels>") -> Image.Image:
+    """Decode an image (path, binary file object or bytes) to 8-bit RGB; arguments as :func:`open_image`.
 
-    Raises :class:`ImageTooLargeError` above the pixel cap, :class:`UnsupportedImageError` for modes that
-    cannot be converted exactly, and Pillow's errors (``OSError``/``UnidentifiedImageError``) for broken files.
+    Raises :class:`UnknownFormatError` for files outside :data:`ALLOWED_FORMATS`, :class:`ImageTooLargeError`
+    above the pixel cap, :class:`UnsupportedImageError` for modes that cannot be converted exactly, and Pillow's
+    errors (``OSError``, ``SyntaxError``) for broken files.
     """
-    with open_image(source) as image:
+    with open_image(source, name, cap, cap_option) as image:
         image.load()
-        return to_rgb(image, _name(source))
+        return to_rgb(image, name or _name(source))

@@ -9,15 +9,16 @@ from __future__ import annotations
 import codecs
 import io
 import pickle
+import pickletools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from src.datamodules.image_decode import load_rgb
 from src.datamodules.transforms import eval_transform
 from src.embedding.tta import TTAEmbedder
 from src.evaluation.verification import kfold_verification_accuracy
@@ -43,6 +44,7 @@ class VerificationBin:
 
     name: str
     images: list[bytes]
+    path: str
     is_same: np.ndarray
 
     @property
@@ -58,8 +60,8 @@ def load_bin(path: str | Path) -> VerificationBin:
     try:
         with open(path, "rb") as handle:
             content = _DataOnlyUnpickler(handle, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise ValueError(f"{path} is not a verification .bin: {error}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, MemoryError) as error:
+        raise ValueError(f"{path} is not a verification .bin: {damage(path) or error}") from None
     if not (isinstance(content, (tuple, list)) and len(content) == 2):
         raise ValueError(f"{path}: expected a pickled (images, is_same) pair, got {type(content).__name__}.")
     images, is_same = content
@@ -69,21 +71,42 @@ def load_bin(path: str | Path) -> VerificationBin:
         raise ValueError(f"{path}: the is-same list must hold booleans.")
     if len(images) != 2 * len(is_same) or not is_same:
         raise ValueError(f"{path}: {len(images)} images for {len(is_same)} pairs; a .bin holds two images per pair.")
-    return VerificationBin(name=path.stem, images=list(images), is_same=np.asarray(is_same, dtype=bool))
+    return VerificationBin(name=path.stem, images=list(images), path=str(path),
+                           is_same=np.asarray(is_same, dtype=bool))
+
+
+def damage(path: Path) -> str | None:
+    """Where a ``.bin`` that failed to load is broken, read opcode by opcode without building anything: a string
+    that declares more bytes than the file holds (e.g. 2**40, for which the unpickler asks a terabyte of memory)
+    is named by its position among the image entries and its pair. None when the walk finds nothing."""
+    strings = 0
+    try:  # from memory: a file object's read(2**40) would itself try to allocate the terabyte
+        for _, argument, _ in pickletools.genops(io.BytesIO(path.read_bytes())):
+            if isinstance(argument, (bytes, str)) and argument != "latin1":  # latin1: protocol 2's bytes codec
+                strings += 1
+    except ValueError as error:  # genops reads what is there and says what was promised
+        return (f"entry {strings} (pair {strings // 2} image {strings % 2 + 1}, if it is in the image list) cannot be "
+                f"read: {error}. The file is damaged or not a verification .bin; download it again.")
+    return None
 
 
 class _BinImages(Dataset):
-    """Items ``(image tensor, 0, index)``, the layout :meth:`TTAEmbedder.stream` reads."""
+    """Items ``(image tensor, 0, index)``, the layout :meth:`TTAEmbedder.stream` reads; each image goes through the
+    one decoder (format allow-list, pixel cap, 16-bit and modes), named by file and pair in its errors."""
 
-    def __init__(self, images: list[bytes], image_size: int) -> None:
-        self.images, self.transform = images, eval_transform(image_size)
+    def __init__(self, images: list[bytes], image_size: int, name: str) -> None:
+        self.images, self.transform, self.name = images, eval_transform(image_size), name
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
-        with Image.open(io.BytesIO(self.images[index])) as image:
-            return self.transform(image.convert("RGB")), 0, index
+        try:
+            return self.transform(load_rgb(self.images[index], f"{self.name} pair {index // 2} image "
+                                                               f"{index % 2 + 1}")), 0, index
+        except (OSError, SyntaxError) as error:  # broken data of an allowed format
+            raise ValueError(f"{self.name} pair {index // 2} image {index % 2 + 1} does not decode ({error}); the "
+                             f".bin is damaged.") from None
 
 
 def pair_accuracy(embeddings: np.ndarray, is_same: np.ndarray) -> dict[str, float | int]:
@@ -99,7 +122,8 @@ def pair_accuracy(embeddings: np.ndarray, is_same: np.ndarray) -> dict[str, floa
 def evaluate_bin(embedder: TTAEmbedder, verification: VerificationBin, image_size: int, batch_size: int = 64,
                  num_workers: int = 0) -> dict[str, float | int]:
     """Embed every image of ``verification`` (resized to ``image_size``) and score its pairs."""
-    loader = DataLoader(_BinImages(verification.images, image_size), batch_size=batch_size, num_workers=num_workers)
+    loader = DataLoader(_BinImages(verification.images, image_size, verification.path), batch_size=batch_size,
+                        num_workers=num_workers)
     embeddings, index = embedder.embed_all(loader)
     return pair_accuracy(embeddings[np.argsort(index)], verification.is_same)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from src.datamodules.identities import TrainedOn
 from src.datamodules.image_folder import FaceImageFolderDataModule
+from src.datamodules.trained_content import match_trained
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,9 @@ class EvaluatedPeople:
     which: str
     in_folder: int
     trained_in_folder: int | None  # None: the checkpoint does not say
-    trained_from: str  # "checkpoint", "data split" (older checkpoints) or "unknown"
+    trained_from: str  # "checkpoint (image content)", "checkpoint (names)", "data split" or "unknown"
+    same_name_new: int = 0  # people named like a training person whose images were not trained on (evaluated)
+    renamed_trained: int = 0  # trained people found under another name (excluded with held_out)
 
     @property
     def reliable(self) -> bool:
@@ -50,7 +53,9 @@ class EvaluatedPeople:
         return {"identities": self.which, "identities_in_folder": self.in_folder,
                 "trained_identities_in_folder": self.trained_in_folder,
                 "excluded_identities": self.excluded,
-                "trained_identities_from": self.trained_from, "reliable": self.reliable, "warning": self.warning}
+                "trained_identities_from": self.trained_from, "same_name_new_identities": self.same_name_new,
+                "renamed_trained_identities": self.renamed_trained, "reliable": self.reliable,
+                "warning": self.warning}
 
 
 def evaluated_people(datamodule: FaceImageFolderDataModule, trained_on: TrainedOn | None,
@@ -61,8 +66,13 @@ def evaluated_people(datamodule: FaceImageFolderDataModule, trained_on: TrainedO
     folder's data split (``data.val_fraction``/``seed``), with a warning.
     """
     old = "This checkpoint does not record the people it was trained on (saved before training stored them)"
-    if trained_on is not None:
-        trained, source = trained_on.identities, "checkpoint"
+    scan = datamodule.scan_folder()
+    match = None
+    if trained_on is not None and trained_on.sketches is not None:
+        match = match_trained(scan.identities, trained_on.sketches)
+        trained, source = set(match.trained), "checkpoint (image content)"
+    elif trained_on is not None:
+        trained, source = trained_on.identities, "checkpoint (names)"
     elif which == "all":
         log.warning("%s: if some people of %s were trained on, the numbers are optimistic.", old, datamodule.root)
         trained, source = None, "unknown"
@@ -71,11 +81,11 @@ def evaluated_people(datamodule: FaceImageFolderDataModule, trained_on: TrainedO
                     "people pass evaluation.identities=all, or evaluate a checkpoint of a new training run.", old,
                     datamodule.root)
         trained, source = datamodule.trained_on().identities, "data split"
-    scan = datamodule.scan_folder()
     people = EvaluatedPeople(identities=datamodule.select_identities(which, trained), which=which,
                              in_folder=len(scan.identities),
-                             trained_in_folder=None if trained is None else len(trained & set(scan.identities)),
-                             trained_from=source)
+                             trained_in_folder=None if trained is None else len(set(trained) & set(scan.identities)),
+                             trained_from=source, same_name_new=len(match.same_name_new) if match else 0,
+                             renamed_trained=len(match.renamed) if match else 0)
     if people.excluded:
         log.info("Evaluating %d of the %d people in %s (%s; %d were trained on).", len(people.identities),
                  people.in_folder, datamodule.root, which, people.trained_in_folder)

@@ -68,6 +68,9 @@ class ExportConfig(RawPhotoOptions):
     task_name: str = "export"
     seed: int = 42  # the identity split of `data` (gallery.identities=train|held_out); as in training
     ckpt_path: str = MISSING
+    # a facerec-eval report.json of this checkpoint (same gallery.tta and align): its recommended threshold is
+    # stored with the gallery, and facerec-identify / facerec-serve use it unless given threshold=
+    threshold_from: str | None = None
     data: dict[str, Any] = MISSING  # the `data` group: the same data config as in training
     gallery: ExportOptions = field(default_factory=ExportOptions)
     milvus: dict[str, Any] = MISSING  # the `milvus` group: lite | standalone

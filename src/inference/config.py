@@ -34,8 +34,8 @@ class IdentifyConfig(RawPhotoOptions):
     image: str = MISSING  # an image or a folder of images
     top_k: int = 5
     # similarity below which the answer is "unknown"; null: identification.recommended_threshold of
-    # `threshold_from` (a report.json), else of the newest <paths.root_dir>/outputs/**/eval/report.json of
-    # this checkpoint and TTA mode, else `default_threshold`
+    # `threshold_from` (a report.json of this checkpoint, TTA mode and align setting), else the calibrated
+    # threshold stored with the gallery (facerec-export threshold_from=...), else `default_threshold`
     threshold: float | None = None
     threshold_from: str | None = None
     default_threshold: float = 0.4

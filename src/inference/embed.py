@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
 from src.inference.config import EmbedConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def embed(cfg: DictConfig) -> EmbedResult:
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="embed")
+@command("embed")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-embed`."""
     embed(cfg)

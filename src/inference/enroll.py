@@ -2,11 +2,10 @@
 (conf/enroll.yaml)."""
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
 from src.inference.config import EnrollConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 USAGE = "facerec-enroll ckpt_path=<ckpt> person_id=<name> images=<folder or image> milvus.uri=<gallery>"
@@ -34,7 +33,7 @@ def enroll(cfg: DictConfig) -> int:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="enroll")
+@command("enroll")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-enroll`."""
     enroll(cfg)

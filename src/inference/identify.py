@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
 from src.inference.config import IdentifyConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 USAGE = "facerec-identify ckpt_path=<ckpt> image=<image or folder> milvus.uri=<gallery.db or http://host:port>"
@@ -27,9 +26,9 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
     model = options.gallery.load(options.ckpt_path, options.align, options.alignment)
     images = keep_faces(model, collect_images(options.image))  # align=true: photos without a face are skipped
     images.report()
-    threshold = resolve_threshold(options.threshold, options.threshold_from, Path(options.paths.root_dir) / "outputs",
-                                  model.model_id, model.tta_mode, options.default_threshold)
     with FaceGallery.open(model, options.milvus) as gallery:
+        threshold = resolve_threshold(options.threshold, options.threshold_from, gallery, model.model_id,
+                                      model.tta_mode, options.default_threshold)
         results = gallery.identify(images.paths, options.top_k, threshold.value, options.gallery.batch_size)
         uri, collection = gallery.store.settings.display_uri, gallery.store.collection_name
     latency = latency_summary([r.search_seconds for r in results])
@@ -48,7 +47,7 @@ def identify(cfg: DictConfig) -> dict[str, Any]:
     return {**summary, "results": results, "output": str(path)}
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="identify")
+@command("identify")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-identify`."""
     identify(cfg)

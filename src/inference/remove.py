@@ -1,11 +1,10 @@
 """Remove a person from a gallery: `facerec-remove person_id=... milvus.uri=...` (conf/remove.yaml)."""
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
 from src.inference.config import RemoveConfig
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 from src.utils.typed_config import typed
 
 USAGE = "facerec-remove person_id=<name> milvus.uri=<gallery.db or http://host:port>"
@@ -21,7 +20,7 @@ def remove(cfg: DictConfig) -> int:
     return deleted
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="remove")
+@command("remove")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-remove`."""
     remove(cfg)

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from src.utils.checkpoint_file import read_checkpoint
+
 log = logging.getLogger(__name__)
 
 # blocks per stage (arcface_torch r18/r34/r50/r100)
@@ -143,12 +145,13 @@ class IResNet(nn.Module):
 def iresnet_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of an arcface_torch ``backbone.pth`` or of a facerec ``.ckpt`` (its ``embedder.`` part).
 
-    Read with ``torch.load(weights_only=True)``: a file that needs arbitrary unpickling is refused, not run.
+    Read as data only (:func:`read_checkpoint`): a file that needs arbitrary unpickling is refused, not run, with
+    a message naming it.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"Backbone weights not found: {path}. Pass an existing backbone.pth or .ckpt.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = {k.removeprefix("embedder."): v for k, v in state["state_dict"].items() if k.startswith("embedder.")}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -1,7 +1,8 @@
 """The ASGI application: routes, error answers and the request gates, around one :class:`Service`.
 
-Layers, outermost first: metrics (sees every answer) -> FastAPI's error answers -> API key (401 before the
-body is read) -> body size (413 before the body is read when its length is declared) -> routes.
+Layers, outermost first: metrics (sees every answer) -> FastAPI's error answers -> without an API key, loopback
+``Host`` and ``Origin`` only (403) -> API key (401 before the body is read) -> body size (413 before the body is
+read when its length is declared) -> routes.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from src.gallery.rows import GalleryError as MilvusStoreError
-from src.serve.auth import ApiKeyMiddleware
+from src.serve.auth import ApiKeyMiddleware, BrowserSafeMiddleware
 from src.serve.limits import BodySizeLimit, ImageRejected
 from src.serve.metrics import MetricsMiddleware
 from src.serve.routes import ops_router, v1_router
@@ -75,6 +76,8 @@ def create_app(service: Service, api_key: str | None) -> ASGIApp:
         app.include_router(router)
     add_error_answers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ApiKeyMiddleware, key=api_key)  # added last: runs first
+    app.add_middleware(ApiKeyMiddleware, key=api_key)
+    if api_key is None:  # added last: runs first
+        app.add_middleware(BrowserSafeMiddleware)
     # The routers' own routes carry the full templates (the app keeps included routers as opaque groups).
     return MetricsMiddleware(app, service.metrics, [route for router in routers for route in router.routes])

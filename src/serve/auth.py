@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from fastapi.security import APIKeyHeader
 from starlette.responses import JSONResponse
@@ -71,4 +72,42 @@ class ApiKeyMiddleware:
                                         headers={"WWW-Authenticate": API_KEY_HEADER})
                 await response(scope, receive, send)
                 return
+        await self.app(scope, receive, send)
+
+
+def host_name(host_header: str) -> str:
+    """The host of a ``Host`` header value (``name``, ``name:port``, ``[v6]:port``), without port or brackets."""
+    if host_header.startswith("["):
+        return host_header[1:].partition("]")[0]
+    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
+
+
+def browser_safe_problem(headers: Mapping[bytes, bytes]) -> str | None:
+    """Why a request to a key-less service is refused, or None. Such a service listens on loopback, but every web
+    page the machine's browser opens can reach loopback too: a page's form POST is sent without asking (a CORS
+    "simple request"), and DNS rebinding lets a page on ``evil.example`` read answers. Browsers always send the
+    page's ``Origin`` on cross-origin POST/DELETE and the name they resolved in ``Host``, so both must be loopback."""
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not is_loopback(host_name(host)):
+        return f"Host {host!r} is not a loopback name"
+    origin = headers.get(b"origin")
+    if origin is not None and not is_loopback(urlsplit(origin.decode("latin-1")).hostname or ""):
+        return f"Origin {origin.decode('latin-1')!r} is another site"
+    return None
+
+
+class BrowserSafeMiddleware:
+    """ASGI middleware of the key-less mode: 403 for requests whose ``Host`` or ``Origin`` is not loopback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (problem := browser_safe_problem(dict(scope["headers"]))):
+            response = JSONResponse({"detail": f"{problem}: without {API_KEY_ENV} this service answers only "
+                                     "clients on this machine that address it as localhost/127.0.0.1/[::1] and "
+                                     f"are not a web page of another site. Set {API_KEY_ENV} to serve API clients "
+                                     "elsewhere."}, status_code=403)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)

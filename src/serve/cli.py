@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.serve.auth import API_KEY_ENV, api_key_from_env, check_bind
 from src.serve.settings import ServeSettings
-from src.utils.paths import CONF_DIR
+from src.utils.cli_entry import command
 
 log = logging.getLogger(__name__)
 USAGE = "facerec-serve ckpt_path=<ckpt> milvus.uri=<gallery.db or http://host:port> [serve.port=8000]"
@@ -41,7 +40,7 @@ def build_app(cfg: DictConfig, settings: ServeSettings, api_key: str | None) -> 
     gallery = FaceGallery.open(model, cfg.milvus, create=settings.create_gallery)
     try:
         threshold = resolve_threshold(settings.threshold, settings.threshold_from,
-                                      Path(cfg.paths.root_dir) / "outputs", model.model_id, model.tta_mode,
+                                      gallery, model.model_id, model.tta_mode,
                                       settings.default_threshold)
         recognizer = Recognizer(gallery, threshold, settings.upload_dir)
         recognizer.warm_up()
@@ -78,7 +77,7 @@ def refuse(error: BaseException) -> NoReturn:
     sys.exit(2)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="serve")
+@command("serve")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point of `facerec-serve`; a refused start prints why and exits 2."""
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from src.datamodules.transforms import eval_transform
 from src.gallery.face_gallery import warn_relabelled
@@ -22,12 +23,21 @@ from src.gallery.rows import check_person_id, person_counts, row_id
 from src.inference import UNKNOWN, FaceGallery
 from src.inference.threshold import Threshold
 from src.scoring.acceptance import accepts
-from src.serve.limits import DecodedImage
-from src.serve.uploads import delete_uploads, save_upload, upload_path
+from src.serve.uploads import delete_uploads, person_folder, save_upload, upload_path
 
 
 class NoFaceError(ValueError):
     """``align=true`` and the photo holds no usable face (answered 422, nothing written)."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One image to enroll: its network input, and the bytes and format of the file to keep."""
+
+    tensor: torch.Tensor
+    data: bytes
+    format: str
+    name: str  # how error messages call it
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,13 @@ class Recognizer:
         self.upload_dir = Path(upload_dir)
         self.transform = eval_transform(gallery.model.image_size)
 
-    def to_tensor(self, image: DecodedImage) -> torch.Tensor:
-        """The network input for one image (safe to call from any thread); with ``align=true`` the photo's largest
-        face, aligned onto the ArcFace template (NoFaceError when there is none)."""
+    def to_tensor(self, image: Image.Image) -> torch.Tensor:
+        """The network input for one decoded image (safe to call from any thread); with ``align=true`` the photo's
+        largest face, aligned onto the ArcFace template (NoFaceError when there is none)."""
         aligned = self.gallery.model.aligned
         if aligned is None:
-            return self.transform(image.image)
-        crops = aligned.aligner.align_rgb(image.image).crops
+            return self.transform(image)
+        crops = aligned.aligner.align_rgb(image).crops
         if not crops:
             raise NoFaceError("No usable face found in the image (align=true: the service detects and aligns the "
                               "face; send a photo with a visible face, at least alignment.min_face_size px).")
@@ -84,28 +94,33 @@ class Recognizer:
                 "matches": [{"person_id": h.person_id, "similarity": h.similarity, "image_path": h.image_path}
                             for h in hits], "timings_ms": dict(timings)}
 
-    def enroll(self, person_id: str, images: Sequence[DecodedImage], names: Sequence[str],
-               batch_size: int) -> dict[str, Any]:
-        """Keep each image under ``upload_dir`` and upsert its row for ``person_id``; returns what was written."""
+    def enroll(self, person_id: str, faces: Sequence[Face], batch_size: int) -> dict[str, Any]:
+        """Keep each image under ``upload_dir/<person_id>/`` and upsert its row; returns what was written, with
+        the images that were stored under another person before (``relabelled``: each now belongs to
+        ``person_id``, and its copy in the other person's folder is deleted)."""
         check_person_id(person_id)
-        paths = [upload_path(self.upload_dir, image, name) for image, name in zip(images, names, strict=True)]
+        paths = [upload_path(self.upload_dir, person_id, face.data, face.format, face.name) for face in faces]
         first_of = {}
-        for path, name in zip(paths, names, strict=True):
+        for path, face in zip(paths, faces, strict=True):
             if path in first_of:
-                raise ValueError(f"{name} is the same image as {first_of[path]}; send each image once.")
-            first_of[path] = name
-        vectors = np.concatenate([self.embed([self.to_tensor(image) for image in images[i:i + batch_size]])
-                                  for i in range(0, len(images), batch_size)])
-        for path, image in zip(paths, images, strict=True):
-            save_upload(path, image.data)
+                raise ValueError(f"{face.name} is the same image as {first_of[path]}; send each image once.")
+            first_of[path] = face.name
+        vectors = np.concatenate([self.embed([face.tensor for face in faces[i:i + batch_size]])
+                                  for i in range(0, len(faces), batch_size)])
+        for path, face in zip(paths, faces, strict=True):
+            save_upload(path, face.data)
         # A server keeps the rows durable in its log and visible to this client (session consistency) at once;
         # a flush per request would add 2-3 s there (README, ingestion benchmark) and seal tiny segments. Milvus
         # Lite flushes in ~0 s and has no such log, so there every enrollment is flushed.
         ids = [row_id(path) for path in paths]  # the content key of FaceGallery.enroll: the same image, the same row
-        warn_relabelled(self.gallery.store, ids, [str(p) for p in paths], person_id)
+        moved = warn_relabelled(self.gallery.store, ids, [str(p) for p in paths], person_id)
         rows = self.gallery.store.upsert([str(p) for p in paths], [person_id] * len(paths), vectors, ids=ids,
                                          flush=self.gallery.store.backend == "lite")
+        delete_uploads(self.upload_dir, [str(person_folder(self.upload_dir, previous) / Path(path).name)
+                                         for path, previous in moved.items()])
         return {"person_id": person_id, "rows_written": rows, "image_paths": [str(p) for p in paths],
+                "relabelled": [{"image_path": path, "previous_person_id": previous}
+                               for path, previous in moved.items()],
                 "gallery_rows": self.gallery.count()}
 
     def remove(self, person_id: str) -> dict[str, Any]:

@@ -1,16 +1,25 @@
 """Bounds on what a client may send: body size (checked before the body is read) and decoded image size."""
 from __future__ import annotations
 
-import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi import HTTPException
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from src.datamodules.face_dataset import load_rgb
+from src.datamodules.image_decode import (
+    ImageTooLargeError,
+    UnknownFormatError,
+    UnsupportedImageError,
+    load_rgb,
+    open_image,
+)
+
+MAX_PIXELS_OPTION = "serve.max_pixels"
 
 
 class ImageRejected(Exception):
@@ -20,15 +29,6 @@ class ImageRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    """An upload decoded to RGB, with what the stored copy needs (the original bytes and their format)."""
-
-    image: Image.Image
-    data: bytes
-    format: str
 
 
 class BodySizeLimit:
@@ -69,32 +69,37 @@ class BodySizeLimit:
         await self.app(scope, counted_receive, send)
 
 
-def decode_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
-    """Decode an uploaded file to RGB; the pixel count is checked from the header before decoding.
+@contextmanager
+def rejected_as_http(name: str) -> Iterator[None]:
+    """Turn the decoder's refusals into ImageRejected: 413 over the pixel cap, 415 a format or mode the decoder
+    refuses, 400 a broken file."""
+    try:
+        yield
+    except (ImageTooLargeError, Image.DecompressionBombError) as error:
+        raise ImageRejected(413, f"{error} Send a smaller image (a face crop).") from None
+    except (UnsupportedImageError, UnknownFormatError) as error:
+        raise ImageRejected(415, str(error)) from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageRejected(400, f"{name} could not be decoded (corrupt or truncated: {error}).") from None
 
-    Raises ImageRejected: 400 empty or corrupt, 413 more than ``max_pixels`` pixels, 415 not an image.
-    """
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an upload's header says, read without decoding a pixel."""
+
+    format: str
+    pixels: int
+
+
+def read_header(data: bytes, name: str, max_pixels: int) -> ImageHeader:
+    """Format and pixel count of an upload, checked against the allow-list and ``max_pixels`` (ImageRejected)."""
     if not data:
         raise ImageRejected(400, f"{name} is empty; send the image file's bytes.")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            width, height, image_format = *probe.size, probe.format or "unknown"
-    except UnidentifiedImageError:
-        raise ImageRejected(415, f"{name} is not an image file Pillow can read; send a JPEG, PNG, BMP, PGM, "
-                                 "TIFF or WebP image.") from None
-    except Image.DecompressionBombError:
-        raise ImageRejected(413, f"{name} declares more pixels than Pillow's safety limit; the service accepts at "
-                                 f"most {max_pixels:,} pixels (serve.max_pixels).") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageRejected(400, f"{name} has an unreadable image header ({error}).") from None
-    if width * height > max_pixels:
-        raise ImageRejected(413, f"{name} is {width}x{height} = {width * height:,} pixels; the service accepts at "
-                                 f"most {max_pixels:,} (serve.max_pixels). Send a smaller image (a face crop).")
-    try:
-        image = load_rgb(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise ImageRejected(413, f"{name} is too large to decode safely (Pillow's pixel limit).") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageRejected(400, f"{name} could not be decoded (corrupt or truncated {image_format}: "
-                                 f"{error}).") from None
-    return DecodedImage(image, data, image_format)
+    with rejected_as_http(name), open_image(data, name, max_pixels, MAX_PIXELS_OPTION) as probe:
+        return ImageHeader(probe.format or "unknown", probe.size[0] * probe.size[1])
+
+
+def decode_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Decode an upload (whose header :func:`read_header` checked) to RGB with the one decoder."""
+    with rejected_as_http(name):
+        return load_rgb(data, name, max_pixels, MAX_PIXELS_OPTION)

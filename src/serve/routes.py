@@ -2,11 +2,10 @@
 ``/metrics``; no key, no personal data)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Response, Security, UploadFile
+from fastapi import APIRouter, File, HTTPException, Path, Query, Request, Response, Security, UploadFile
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -32,19 +31,20 @@ def v1_router(service: Service, settings: ServeSettings) -> APIRouter:
                      f"{settings.max_top_k}); default serve.top_k.")
 
     @router.post("/identify", response_model=schemas.Identification, tags=["identify"])
-    async def identify(image: Annotated[UploadFile, File(description="One face image.")],
+    async def identify(request: Request, image: Annotated[UploadFile, File(description="One face image.")],
                        top_k: int = top_k(), threshold: Threshold = None) -> dict[str, Any]:
         """Who is this? The best gallery match and the top-k list; concurrent calls are micro-batched."""
-        return await service.identify(image, 0, top_k, threshold)
+        sent = len((await request.form()).getlist("image"))  # the form is parsed once; this reads FastAPI's copy
+        if sent > 1:  # FastAPI would answer for the last one and drop the others
+            raise HTTPException(400, f"{sent} image fields in one /v1/identify request; it takes one image. Send "
+                                     "several to /v1/identify/batch (one answer per image).")
+        return (await service.identify([image], top_k, threshold))[0]
 
     @router.post("/identify/batch", response_model=schemas.Identifications, tags=["identify"])
     async def identify_batch(image: Annotated[list[UploadFile], File(description="Face images (repeat the field).")],
                              top_k: int = top_k(), threshold: Threshold = None) -> dict[str, Any]:
         """Several images in one request; answers in upload order."""
-        service.check_count(image)
-        results = await asyncio.gather(*(service.identify(upload, i, top_k, threshold)
-                                         for i, upload in enumerate(image)))
-        return {"results": results}
+        return {"results": await service.identify(image, top_k, threshold)}
 
     @router.post("/persons/{person_id}/faces", response_model=schemas.Enrolled, tags=["gallery"])
     async def enroll(person_id: PersonId,

@@ -25,10 +25,18 @@ class Identifications(BaseModel):
     results: list[Identification] = Field(description="One answer per uploaded image, in upload order.")
 
 
+class Relabelled(BaseModel):
+    image_path: str
+    previous_person_id: str = Field(description="The person this image was enrolled under before this request.")
+
+
 class Enrolled(BaseModel):
     person_id: str
     rows_written: int
-    image_paths: list[str] = Field(description="Where each image is kept (serve.upload_dir, by content hash).")
+    image_paths: list[str] = Field(description="Where each image is kept (serve.upload_dir/<person_id>/, by "
+                                               "content hash).")
+    relabelled: list[Relabelled] = Field(description="Images that were in the gallery under another person: an "
+                                                     "image shows one person, so their rows now belong to this one.")
     gallery_rows: int
 
 

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from src.serve.budget import default_budget_mb
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -17,6 +19,8 @@ class ServeSettings:
     max_body_mb: float = 10.0
     max_pixels: int = 25_000_000
     max_images: int = 16
+    max_request_pixels: int = 100_000_000
+    decode_memory_mb: float | None = None
     top_k: int = 5
     max_top_k: int = 100
     threshold: float | None = None
@@ -33,6 +37,11 @@ class ServeSettings:
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 2**20)
 
+    @property
+    def decode_budget_bytes(self) -> int:
+        """``decode_memory_mb`` in bytes; null: sized for this machine (src.serve.budget.default_budget_mb)."""
+        return int((self.decode_memory_mb or default_budget_mb()) * 2**20)
+
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ServeSettings:
         """Settings from the ``serve`` node; unknown keys and nonsense values raise ValueError naming the override."""
@@ -48,8 +57,11 @@ class ServeSettings:
         """Raise ValueError for values that cannot work, naming the override to fix."""
         positive = {"serve.port": self.port, "serve.max_batch": self.max_batch, "serve.max_body_mb": self.max_body_mb,
                     "serve.max_pixels": self.max_pixels, "serve.max_images": self.max_images,
+                    "serve.max_request_pixels": self.max_request_pixels,
                     "serve.top_k": self.top_k, "serve.max_top_k": self.max_top_k}
         bad = [f"{key}={value}" for key, value in positive.items() if not value or value <= 0]
+        if self.decode_memory_mb is not None and self.decode_memory_mb <= 0:
+            bad.append(f"serve.decode_memory_mb={self.decode_memory_mb} (null: sized for this machine)")
         if self.max_wait_ms < 0:
             bad.append(f"serve.max_wait_ms={self.max_wait_ms}")
         if bad:

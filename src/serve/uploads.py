@@ -1,10 +1,11 @@
 """Enrolled uploads on disk: every gallery row needs a stable ``image_path``, so each enrolled image is kept
-under ``serve.upload_dir`` named by the SHA-256 of its bytes (``<dir>/<2 hex>/<sha256>.<ext>``).
+under ``serve.upload_dir`` in its person's folder, named by the SHA-256 of its bytes
+(``<dir>/<person id>/<sha256>.<ext>``).
 
-The same bytes always land on the same path and rows of enrolled images are keyed by their content
-(:func:`src.vector_store.row_id`), so enrolling an image again replaces its row instead of adding one.
-Files are stored as sent (never re-encoded) with an extension that the folder
-scanner accepts, so ``upload_dir`` can be re-exported with facerec-export after a model change.
+Rows of enrolled images are keyed by their content (:func:`src.vector_store.row_id`), so enrolling an image
+again replaces its row instead of adding one. Files are stored as sent (never re-encoded) with an extension that
+the folder scanner accepts, in the ``<person>/<image>`` layout of a training or gallery folder, so ``upload_dir``
+can be re-exported with facerec-export after a model change and names every face's person correctly.
 """
 from __future__ import annotations
 
@@ -14,20 +15,28 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from src.serve.limits import DecodedImage, ImageRejected
+from src.serve.limits import ImageRejected
 
 # Pillow format -> extension in src.datamodules.folder_scan.IMAGE_EXTENSIONS.
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "PPM": ".ppm", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
 
 
-def upload_path(upload_dir: Path, image: DecodedImage, name: str) -> Path:
-    """Where ``image`` is kept; formats the folder scanner would skip are refused (415)."""
-    extension = EXTENSIONS.get(image.format)
+def person_folder(upload_dir: Path, person_id: str) -> Path:
+    """``upload_dir/<person_id>``; ids that are not a plain folder name (``/``, ``\\``, ``.``, ``..``, a leading
+    dot that the folder scanner skips as hidden) raise ValueError."""
+    if "/" in person_id or "\\" in person_id or person_id.startswith("."):
+        raise ValueError(f"Person id {person_id!r} cannot name a folder of serve.upload_dir (no '/', '\\' or "
+                         "leading '.'); choose another id.")
+    return upload_dir.resolve() / person_id
+
+
+def upload_path(upload_dir: Path, person_id: str, data: bytes, image_format: str, name: str) -> Path:
+    """Where an image of ``person_id`` is kept; formats the folder scanner would skip are refused (415)."""
+    extension = EXTENSIONS.get(image_format)
     if extension is None:
-        raise ImageRejected(415, f"{name} is a {image.format} image; enrollment keeps the file and accepts "
+        raise ImageRejected(415, f"{name} is a {image_format} image; enrollment keeps the file and accepts "
                                  f"{', '.join(sorted(EXTENSIONS))} only. Convert it to PNG or JPEG.")
-    digest = hashlib.sha256(image.data).hexdigest()
-    return (upload_dir / digest[:2] / f"{digest}{extension}").resolve()
+    return person_folder(upload_dir, person_id) / f"{hashlib.sha256(data).hexdigest()}{extension}"
 
 
 def save_upload(path: Path, data: bytes) -> None:
@@ -55,4 +64,6 @@ def delete_uploads(upload_dir: Path, image_paths: Iterable[str]) -> int:
         if path.is_relative_to(root) and path.is_file():
             path.unlink()
             deleted += 1
+            if path.parent != root and not any(path.parent.iterdir()):  # the person's folder, now empty
+                path.parent.rmdir()
     return deleted

@@ -15,6 +15,7 @@ import grpc
 from pymilvus import MilvusClient, MilvusException
 
 from .errors import AUTH_HINT, START_SERVER_HINT, MilvusAuthError, MilvusStoreError, MilvusUnavailableError
+from .lite_logging import quiet_lite_loggers
 from .settings import MilvusSettings
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def lite_path(settings: MilvusSettings) -> Path:
 def open_lite(path: Path, alias: str) -> MilvusClient:
     """Open the Milvus Lite gallery at ``path``, creating it (and its parent folders) if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    quiet_lite_loggers()  # here, not at import: Hydra configures logging after the modules are imported
     try:
         client = MilvusClient(uri=str(path), alias=alias)
     except MilvusException as exc:

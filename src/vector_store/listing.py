@@ -6,7 +6,6 @@ Kept beside the store because it pages through the collection with pymilvus's qu
 """
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,6 @@ if TYPE_CHECKING:
     from .store import MilvusStore
 
 PAGE_ROWS = 4096
-# Milvus Lite answers the iterator's first (timestamp) request with an error that pymilvus logs as a
-# warning on every listing, then falls back to a client-side timestamp; the listing is still complete.
-logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
 
 
 def _pages(store: MilvusStore, field: str, page_rows: int) -> Iterator[list[dict[str, Any]]]:

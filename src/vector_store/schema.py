@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -136,9 +137,20 @@ def check_text(field_name: str, value: str, max_bytes: int) -> None:
         )
 
 
+# Unicode categories of characters that do not show: format characters (zero-width space and joiners,
+# right-to-left and other bidi controls, the BOM), line/paragraph separators, private-use and surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp", "Co", "Cs"})
+
+
 def check_person_id(person_id: str) -> None:
-    """A person id as the gallery stores it (no control characters, 1-256 UTF-8 bytes); ValueError says why."""
+    """A person id as the gallery stores it (no control characters, 1-256 UTF-8 bytes, no invisible or bidi
+    control characters, which would make an id that looks like another person's); ValueError says why."""
     check_no_control_chars(PERSON_FIELD, person_id)
+    hidden = sorted({f"U+{ord(c):04X}" for c in person_id if unicodedata.category(c) in _INVISIBLE_CATEGORIES})
+    if hidden:
+        raise ValueError(f"{PERSON_FIELD} {person_id!r} contains invisible or bidi control characters "
+                         f"({', '.join(hidden)}): such an id can look like another person's. Use visible characters "
+                         "only.")
     check_text(PERSON_FIELD, person_id, PERSON_ID_MAX_BYTES)
 
 

@@ -237,6 +237,16 @@ class MilvusStore(SegmentMaintenance):
             ) from exc
 
     @translate_errors
+    def update_extra(self, values: Mapping[str, Any]) -> GalleryMetadata:
+        """Merge ``values`` into the open collection's metadata ``extra`` (e.g. a calibrated threshold)."""
+        meta = self.metadata()
+        meta.extra.update(values)
+        self._client.alter_collection_properties(self.collection_name, properties={METADATA_PROPERTY: meta.to_json()},
+                                                 **self._rpc)
+        self._meta = meta
+        return meta
+
+    @translate_errors
     def index_info(self) -> IndexInfo:
         """The vector index exactly as the backend describes it."""
         names = self._client.list_indexes(self.collection_name, field_name=VECTOR_FIELD, **self._rpc)

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import copy
-import io
 import logging
-import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,32 +10,29 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
+from src.datamodules.fast_decode import decode_rgb
 from src.datamodules.folder_scan import FolderScan
 from src.datamodules.image_folder import FaceImageFolderDataModule, IdentitySplit
+from src.datamodules.read_order import ShuffleBufferSampler, check_read_order
 from src.datamodules.recordio.format import RecordError
 from src.datamodules.recordio.reader import RecordReader
-from src.datamodules.transforms import eval_transform, train_transform
+from src.datamodules.transforms import eval_transform
 
 log = logging.getLogger(__name__)
 
 
-def decode_image(image: bytes) -> Image.Image:
-    """Encoded image bytes (JPEG in InsightFace sets) -> RGB."""
-    with Image.open(io.BytesIO(image)) as decoded:
-        return decoded.convert("RGB")
+def decode_image(image: bytes, name: str = "record") -> Image.Image:
+    """Encoded image bytes (JPEG in InsightFace sets) -> RGB: the fast JPEG path (same pixels) or the one decoder
+    (format allow-list, pixel cap, 16-bit and modes: :mod:`src.datamodules.image_decode`), see
+    :mod:`src.datamodules.fast_decode`."""
+    return Image.fromarray(decode_rgb(image, name))
 
 
 def image_keys(reader: RecordReader) -> list[int]:
-    """Keys of the image records: ``1 .. label[0]-1`` when record 0 is InsightFace's header, else every key."""
-    try:
-        header, _ = reader.read(0) if 0 in reader.index else (None, b"")
-    except (RecordError, struct.error):
-        header = None
-    if header is not None and header.flag > 0 and header.labels:
-        return [k for k in range(1, int(header.labels[0])) if k in reader.index]
-    return reader.keys()
+    """Keys of the image records (see :meth:`RecordReader.image_keys`)."""
+    return reader.image_keys()
 
 
 def _check(reader: RecordReader, key: int, decode: bool) -> tuple[int | None, str | None]:
@@ -93,10 +88,12 @@ def threading_local_reader(reader: RecordReader) -> Callable[[], RecordReader]:
 
 
 class RecordFaceDataset(Dataset):
-    """Items ``(image tensor, label, index)`` decoded from records, like :class:`FaceImageDataset`."""
+    """Items ``(image tensor, label, index)`` decoded from records, like :class:`FaceImageDataset`: ``decode``
+    (bytes -> image) then ``transform`` when given."""
 
-    def __init__(self, reader: RecordReader, samples: list[tuple[int, int]], transform: Callable) -> None:
-        self.reader, self.samples, self.transform = reader, samples, transform
+    def __init__(self, reader: RecordReader, samples: list[tuple[int, int]], transform: Callable | None,
+                 decode: Callable[[bytes], Image.Image | torch.Tensor] = decode_image) -> None:
+        self.reader, self.samples, self.transform, self.decode = reader, samples, transform, decode
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -105,7 +102,8 @@ class RecordFaceDataset(Dataset):
         key, label = self.samples[index]
         _, image = self.reader.read(key)
         try:
-            return self.transform(decode_image(image)), label, index
+            decoded = self.decode(image)
+            return (self.transform(decoded) if self.transform else decoded), label, index
         except Exception as error:
             raise ValueError(f"{self.reader.rec_path} record {key} does not decode ({error}); scan with "
                              f"data.decode_check=true to skip and count such records.") from error
@@ -114,11 +112,15 @@ class RecordFaceDataset(Dataset):
 class RecordFaceDataModule(FaceImageFolderDataModule):
     """``<root>/<name>.rec`` + ``<name>.idx`` (InsightFace layout); identity split, validation and loaders as in
     :class:`FaceImageFolderDataModule` (DDP sharding through Lightning's distributed sampler, one file handle per
-    worker). ``decode_check`` decodes every image during the scan (off by default: millions of JPEGs)."""
+    worker). ``decode_check`` decodes every image during the scan (off by default: millions of JPEGs).
+    ``read_order`` (random | sequential | shuffle_buffer, with ``shuffle_buffer`` records) picks how training
+    walks the file (see :mod:`src.datamodules.read_order`)."""
 
     images_on_disk = False  # records, not files: gallery export / Milvus evaluation need an image folder
 
-    def __init__(self, root: str, name: str = "train", **kwargs) -> None:
+    def __init__(self, root: str, name: str = "train", read_order: str = "random", shuffle_buffer: int = 10_000,
+                 **kwargs) -> None:
+        check_read_order(read_order, shuffle_buffer)
         super().__init__(root=root, **kwargs)
         self.reader: RecordReader | None = None
 
@@ -136,8 +138,17 @@ class RecordFaceDataModule(FaceImageFolderDataModule):
                  len(self.scan.skipped))
 
     def train_dataloader(self) -> DataLoader:
-        transform = train_transform(self.hparams.image_size, self.hparams.crop_scale, self.hparams.color_jitter)
-        return self._loader(RecordFaceDataset(self.reader, IdentitySplit.samples(self.split.train), transform), True)
+        decode, transform = self.train_decode(pil_decode=decode_image)
+        samples = IdentitySplit.samples(self.split.train)
+        order, sampler = self.hparams.read_order, None
+        if order != "random":  # file order (by offset) for the near-sequential reads
+            samples.sort(key=lambda sample: self.reader.index[sample[0]])
+        dataset = RecordFaceDataset(self.reader, samples, transform, decode)
+        if order == "sequential":
+            sampler = SequentialSampler(dataset)  # under DDP Lightning swaps in an unshuffled distributed sampler
+        elif order == "shuffle_buffer":
+            sampler = ShuffleBufferSampler(len(dataset), self.hparams.shuffle_buffer, self.hparams.seed)
+        return self._loader(dataset, True, sampler)
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.split.val:

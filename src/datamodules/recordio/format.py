@@ -8,6 +8,7 @@ id, id2) followed, when ``flag > 0``, by ``flag`` float32 labels, then the encod
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -90,8 +91,9 @@ def frame(payload: bytes) -> bytes:
     return bytes(out)
 
 
-def unpack_payload(payload: bytes) -> tuple[IRHeader, bytes]:
-    """Split a payload into its header (with the label array when ``flag > 0``) and the image bytes."""
+def unpack_payload(payload: bytes, finite: bool = True) -> tuple[IRHeader, bytes]:
+    """Split a payload into its header (with the label array when ``flag > 0``) and the image bytes; ``finite``:
+    a NaN or infinite label raises :class:`RecordError` (no class, no record count is NaN)."""
     if len(payload) < _HEADER.size:
         raise RecordError(f"payload of {len(payload)} bytes is shorter than the {_HEADER.size}-byte IRHeader")
     flag, label, id_, id2 = _HEADER.unpack_from(payload)
@@ -101,6 +103,8 @@ def unpack_payload(payload: bytes) -> tuple[IRHeader, bytes]:
         if len(rest) < 4 * flag:
             raise RecordError(f"header announces {flag} float labels but the payload is too short")
         labels, rest = struct.unpack_from(f"<{flag}f", rest), rest[4 * flag:]
+    if finite and not all(math.isfinite(value) for value in (label, *labels)):
+        raise RecordError(f"non-finite label in the header (label {label}, labels {list(labels)[:4]})")
     return IRHeader(flag, label, id_, id2, labels), rest
 
 

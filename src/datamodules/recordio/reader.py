@@ -1,12 +1,15 @@
 """Random access to ``train.rec`` through ``train.idx`` (``key<TAB>offset`` lines), safe in DataLoader workers."""
 from __future__ import annotations
 
+import logging
+import math
 import os
 from pathlib import Path
 from typing import BinaryIO
 
 from src.datamodules.recordio.format import IRHeader, RecordError, read_frame, read_frame_prefix, unpack_payload
 
+log = logging.getLogger(__name__)
 _HEADER_PREFIX = 1024  # bytes read to parse an IRHeader and its label array without the image
 
 
@@ -38,6 +41,7 @@ class RecordReader:
                 raise FileNotFoundError(f"RecordIO {what} not found: {path}. Expected train.rec + train.idx in "
                                         f"data.root (write them with facerec-pack input=<image folder>).")
         self.index = read_index(self.idx_path)
+        self.size = self.rec_path.stat().st_size
         self._handle: BinaryIO | None = None
         self._pid = -1
 
@@ -52,11 +56,19 @@ class RecordReader:
     def keys(self) -> list[int]:
         return list(self.index)
 
+    def _at(self, key: int) -> BinaryIO:
+        """The file, positioned at record ``key``; :class:`RecordError` for an offset outside the file (a negative
+        one would stop seek with a bare OSError, one beyond 2**63 with an OverflowError)."""
+        offset = self.index[key]
+        if not 0 <= offset < self.size:
+            raise RecordError(f"offset {offset} in {self.idx_path.name} is outside the file ({self.size} bytes)")
+        handle = self._file()
+        handle.seek(offset)
+        return handle
+
     def payload(self, key: int) -> bytes:
         """The record's bytes; ``KeyError`` for a key not in the index, :class:`RecordError` when it is broken."""
-        handle = self._file()
-        handle.seek(self.index[key])
-        return read_frame(handle)
+        return read_frame(self._at(key))
 
     def read(self, key: int) -> tuple[IRHeader, bytes]:
         """``(IRHeader, image bytes)`` of record ``key``."""
@@ -67,12 +79,35 @@ class RecordReader:
 
     def header(self, key: int) -> IRHeader:
         """Record ``key``'s header, its framing checked, without reading the image."""
-        handle = self._file()
-        handle.seek(self.index[key])
         try:
-            return unpack_payload(read_frame_prefix(handle, _HEADER_PREFIX, os.fstat(handle.fileno()).st_size))[0]
+            return unpack_payload(read_frame_prefix(self._at(key), _HEADER_PREFIX, self.size))[0]
         except RecordError as error:
             raise RecordError(f"{self.rec_path} record {key}: {error}") from None
+
+    def image_keys(self) -> list[int]:
+        """Keys of the image records: ``1 .. labels[0]-1`` when record 0 is InsightFace's header, else every key.
+
+        A header count that the index cannot hold (NaN, infinite, 1e10 or float32's largest value in a
+        damaged record 0) stops with one error naming the file; looping over the declared range would hang.
+        Keys the header counts but the index lacks are logged with their number."""
+        try:
+            header = unpack_payload(self.payload(0), finite=False)[0] if 0 in self.index else None
+        except RecordError:
+            header = None
+        if header is None or header.flag <= 0 or not header.labels:
+            return self.keys()
+        end = header.labels[0]
+        if not math.isfinite(end) or end - 1 > len(self.index):
+            raise RecordError(
+                f"{self.rec_path} record 0 (InsightFace's header) declares labels[0]={end:g}, i.e. records 1.."
+                f"{end:g}, but {self.idx_path} holds {len(self.index)} keys: the header record is damaged or belongs "
+                "to another set. Repack the images with facerec-pack, or delete the '0<TAB>...' line of the .idx "
+                "to read every indexed record.")
+        keys = sorted(k for k in self.index if 1 <= k < end)
+        if len(keys) < int(end) - 1:
+            log.warning("%s: record 0 declares %d image records, the index %s has %d of them; reading those.",
+                        self.rec_path, int(end) - 1, self.idx_path, len(keys))
+        return keys
 
     def close(self) -> None:
         if self._handle is not None:
