@@ -202,3 +202,23 @@ def test_service_lists_and_names_clusters(trained_run, tmp_path):
             assert httpx.get(f"{process.url}/v1/clusters").status_code == 401
     finally:
         process.stop()
+
+
+def test_link_threshold_order():
+    from src.cluster.threshold import link_threshold
+    from tests.helpers import ROOT
+
+    report = ROOT / "docs" / "performance" / "dlib_pretrained_orl_eval.json"
+    made = json.loads(report.read_text())
+    model_id, pre = made["model"]["model_id"], made["model"]["preprocessing"]
+    strict = made["verification"]["tar_at_far"]["far_0.001"]["threshold"]
+    stored = {"value": 0.7, "tta_mode": "concat", "preprocessing": pre, "report": "r.json"}
+    families = {"dlib": 0.93, "dlib-resnet29": 0.95}
+    pick = lambda *args: link_threshold(*args, model_id, "concat", pre, families, 0.5)  # noqa: E731
+    assert pick(0.8, report, stored).value == 0.8
+    assert pick(None, report, stored).value == strict and pick(None, report, stored).calibrated
+    assert pick(None, None, stored).value == 0.7
+    assert pick(None, None, {**stored, "tta_mode": "none"}).value == 0.95  # longest family prefix wins
+    assert not pick(None, None, None).calibrated
+    with pytest.raises(ValueError, match="does not apply"):
+        link_threshold(None, report, None, "resnet18-512d@x", "concat", pre, families, 0.5)

@@ -34,7 +34,8 @@ class ClusterBenchConfig(CommonConfig):
     tta: str = "concat"
     algorithms: list[str] = field(default_factory=lambda: ["chinese_whispers", "components", "agglomerative",
                                                            "dbscan", "hdbscan"])
-    threshold: float | None = None  # null: what facerec-cluster picks for this checkpoint
+    threshold: float | None = None  # null: what facerec-cluster picks for this checkpoint (without a gallery)
+    threshold_from: str | None = None  # an eval report.json of this checkpoint (its verification threshold)
     default_threshold: float = 0.5  # when neither an eval report nor conf/cluster.yaml's family_thresholds apply
     # coarse over the usual range, fine where dlib-like models separate people (their impostors reach ~0.9)
     sweep: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(11)]
@@ -80,8 +81,8 @@ def run_cluster_bench(config: ClusterBenchConfig) -> Outcome:
     truth_names = [Path(face.image).resolve().relative_to(root).parts[0] for face in found.faces]
     _, truth = np.unique(truth_names, return_inverse=True)
     defaults = OmegaConf.load(Path(CONF_DIR) / "cluster.yaml").clustering  # what facerec-cluster would pick
-    chosen = link_threshold(config.threshold, model.model_id, model.tta_mode, Path("outputs"),
-                            defaults.family_thresholds, config.default_threshold)
+    chosen = link_threshold(config.threshold, config.threshold_from, None, model.model_id, model.tta_mode,
+                            model.preprocessing, defaults.family_thresholds, config.default_threshold)
     sweep = sorted({*config.sweep, round(chosen.value, 4)})
     results = score_all(config, found.embeddings, truth, sweep)
     key = f"{chosen.value:.4f}"

@@ -36,6 +36,19 @@ def named_faces(output: Path, face_ids: set[str]) -> dict[str, tuple[int, str]]:
     return {face: (cid, person) for face, (cid, person) in earlier.items() if person and face in face_ids}
 
 
+def stored_threshold(options: ClusterConfig, model: Any) -> dict[str, Any] | None:
+    """The calibrated threshold record stored with the gallery at ``milvus`` (None without a gallery)."""
+    from src.gallery.face_gallery import FaceGallery
+    from src.gallery.rows import CollectionNotFoundError
+    from src.inference.threshold import STORED_KEY
+
+    try:
+        with FaceGallery.open(model, options.milvus) as gallery:
+            return gallery.store.metadata().extra.get(STORED_KEY)
+    except CollectionNotFoundError:
+        return None
+
+
 def match_named(options: ClusterConfig, model: Any, faces: list[dict[str, Any]], vectors: np.ndarray,
                 rows: list[int], threshold: float, known: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
     """Faces among ``rows`` that the gallery identifies as a person: ``{face id: (cluster id, person_id)}``, joining
@@ -80,8 +93,8 @@ def cluster(cfg: DictConfig) -> dict[str, Any]:
     faces, vectors = face_dicts(found.faces), found.embeddings
     (output / "faces.json").write_text(json.dumps(faces))
     np.save(output / "embeddings.npy", vectors)
-    threshold = link_threshold(grouping.threshold, model.model_id, model.tta_mode,
-                               Path(options.paths.root_dir) / "outputs", grouping.family_thresholds,
+    threshold = link_threshold(grouping.threshold, grouping.threshold_from, stored_threshold(options, model),
+                               model.model_id, model.tta_mode, model.preprocessing, grouping.family_thresholds,
                                grouping.default_threshold)
     log.info("Linking faces at similarity >= %.4f (%s).", threshold.value, threshold.source)
 
@@ -119,7 +132,7 @@ def cluster(cfg: DictConfig) -> dict[str, Any]:
     if not threshold.calibrated:
         print(f"WARNING: the linking threshold {threshold.value:.4f} is not calibrated for this checkpoint; calibrate "
               "it with `facerec-eval ckpt_path=<this checkpoint> data.root=<folder of people it was not trained on>` "
-              "(its report is then found automatically), or pass clustering.threshold=<value>.")
+              "and pass clustering.threshold_from=<its report.json>, or pass clustering.threshold=<value>.")
     return result
 
 

@@ -20,9 +20,11 @@ class GroupingOptions:
     # and >= 0.94 from 0.93 to 0.96, agglomerative 0.994 there; on 10,000 face-like vectors Chinese whispers 0.993,
     # agglomerative along the kNN graph 0.002 (one cluster): the one that holds at both sizes is the default
     algorithm: str = "chinese_whispers"
-    # similarity that links two faces; null: the checkpoint's calibrated verification threshold (its eval report),
-    # else family_thresholds of the model family, else default_threshold (the source is logged)
+    # similarity that links two faces; null: the verification threshold of threshold_from (an eval report.json of
+    # this checkpoint), else the calibrated threshold stored with the gallery (milvus.uri), else family_thresholds of
+    # the model family, else default_threshold (the source is logged; src/cluster/threshold.py)
     threshold: float | None = None
+    threshold_from: str | None = None
     default_threshold: float = 0.5
     family_thresholds: dict[str, float] = field(default_factory=dict)
     neighbours: int = 20  # k of the k-nearest-neighbour graph (edges below the threshold are dropped)
