@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from src.alignment.detector import FaceDetector, pick_device
+from src.alignment.detector import Face, FaceDetector, pick_device
 from src.alignment.mtcnn_nets import WEIGHTS, WeightsError, load_nets
 from src.alignment.scenes import Placement, background, paste, random_scene
 from src.bench.align import agreement
@@ -26,13 +26,13 @@ from tests.helpers import ROOT, orl_root
 @pytest.fixture(scope="module")
 def photos() -> list[Image.Image]:
     """Astronaut (512x512), three empty backgrounds, a bare ORL photo (92x112), 5 pasted-ORL scenes (640x480,
-    seeded) and one of them at 800x600: several sizes in one batch."""
+    seeded) and one of them at 720x540: several sizes in one batch."""
     people = sorted(p for p in orl_root().iterdir() if p.is_dir())[:5]
     rng = np.random.default_rng(3)
     out = [Image.fromarray(data.astronaut()), background(0), background(3), background(5),
            load_rgb(people[0] / "1.pgm")]
     out += [random_scene(load_rgb(p / "2.pgm"), i, rng)[0] for i, p in enumerate(people)]
-    return [*out, out[-1].resize((800, 600))]
+    return [*out, out[-1].resize((720, 540))]
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,17 @@ def detector() -> FaceDetector:
     return FaceDetector(batch_size=8)
 
 
-def test_same_answers_as_the_previous_detector(photos: list[Image.Image], detector: FaceDetector) -> None:
+@pytest.fixture(scope="module")
+def batched(photos: list[Image.Image], detector: FaceDetector) -> list[list[Face]]:
+    """The own detector's answers for all photos in one batch (shared by the tests below)."""
+    return detector.detect_many(photos)
+
+
+def test_same_answers_as_the_previous_detector(photos: list[Image.Image], batched: list[list[Face]]) -> None:
     pytest.importorskip("faceie")
     from src.bench.faceie_reference import FaceieDetector
 
-    ours, reference = detector.detect_many(photos), FaceieDetector().detect_many(photos)
-    found = agreement(reference, ours)
+    found = agreement(FaceieDetector().detect_many(photos), batched)
     assert found["same_face_count"] == len(photos) and found["faces"] >= 7  # one face each, none on backgrounds
     # Measured here: boxes and landmarks within 0.31 px (0.13% of the face size), median 0.10 px, probabilities
     # within 2e-5. On 67 photos (facerec-bench align's agreement table, docs/performance/align_cpu.json) the worst
@@ -61,8 +66,9 @@ def test_same_answers_as_the_previous_detector(photos: list[Image.Image], detect
     assert turned["same_face_count"] == 1 and turned["faces"] == 1 and turned["landmark_max_of_face_size"] < 0.04
 
 
-def test_batches_give_the_same_faces_as_one_by_one(photos: list[Image.Image], detector: FaceDetector) -> None:
-    many = detector.detect_many(photos)  # photos of four sizes, zero-padded together per pyramid level
+def test_batches_give_the_same_faces_as_one_by_one(photos: list[Image.Image], detector: FaceDetector,
+                                                   batched: list[list[Face]]) -> None:
+    many = batched  # photos of four sizes, zero-padded together per pyramid level
     single = [detector.detect(p) for p in photos]
     assert [len(f) for f in many] == [len(f) for f in single] and sum(map(len, many)) >= 7
     for a, b in zip(many, single, strict=True):
@@ -89,8 +95,8 @@ def test_broken_weights_and_missing_gpu_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_finds_the_same_faces(photos: list[Image.Image], detector: FaceDetector) -> None:
-    found = agreement(detector.detect_many(photos), FaceDetector(device="cuda", batch_size=8).detect_many(photos))
+def test_cuda_finds_the_same_faces(photos: list[Image.Image], batched: list[list[Face]]) -> None:
+    found = agreement(batched, FaceDetector(device="cuda", batch_size=8).detect_many(photos))
     assert found["same_face_count"] == len(photos) and found["landmark_max_of_face_size"] < 0.04
 
 
