@@ -133,15 +133,32 @@ def test_small_gallery_exports_without_a_split_and_default_threshold_is_not_cali
 
 
 def test_threshold_calibration_is_reported(tmp_path):
-    default = resolve_threshold(None, None, tmp_path, "m1", "concat", 0.4)
-    assert not default.calibrated and "facerec-eval" in default.warning
-    assert resolve_threshold(0.3, None, tmp_path, "m1", "concat", 0.4).warning is None
+    default = resolve_threshold(None, None, None, "m1", "concat", 0.4)
+    assert not default.calibrated and "facerec-eval" in default.warning and "threshold_from" in default.warning
+    assert resolve_threshold(0.3, None, None, "m1", "concat", 0.4).warning is None
     report = tmp_path / "eval" / "report.json"
     report.parent.mkdir()
     for recommended, calibrated in ((None, False), (0.5, True)):
         report.write_text(json.dumps({"model": {"model_id": "m1"}, "embedding": {"tta_mode": "concat"},
                                       "identification": {"recommended_threshold": recommended}}))
-        assert resolve_threshold(None, None, tmp_path, "m1", "concat", 0.4).calibrated is calibrated
+        assert resolve_threshold(None, report, None, "m1", "concat", 0.4).calibrated is calibrated
+        assert not resolve_threshold(None, None, None, "m1", "concat", 0.4).calibrated  # never found on its own
+
+
+def test_new_people_named_like_trained_ones_are_evaluated(orl_model, tmp_path, caplog):
+    """New people whose folders carry the training people's names are evaluated, with a warning (issue 24: they
+    were excluded as "trained on" by name)."""
+    ckpt, trained, folders = orl_model
+    same_names = tmp_path / "same_names"
+    same_names.mkdir()
+    for source, name in zip(sorted(folders["new"].iterdir()), sorted(trained), strict=False):
+        (same_names / name).symlink_to(source.resolve(), target_is_directory=True)
+    cfg = compose_config("eval", ["experiment=orl_faces", f"ckpt_path={ckpt}", f"data.root={same_names}",
+                                  f"milvus.uri={tmp_path / 'eval.db'}", *FAST], tmp_path)
+    data = evaluate(cfg)["data"]
+    assert data["identities_in_folder"] == 11 and data["excluded_identities"] == 0
+    assert data["same_name_new_identities"] == 11 and data["trained_identities_from"] == "checkpoint (image content)"
+    assert "share a name with a training person" in caplog.text
 
 
 def test_evaluation_options_are_typed_and_name_the_bad_key(tmp_path):

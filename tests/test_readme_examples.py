@@ -74,8 +74,10 @@ class Project:
             Image.fromarray(skdata.astronaut()).save(photos / "astronaut.png")
             shutil.copy(photos / "astronaut.png", self.home / "photo.jpg")
         trained = sorted((self.home / "checkpoints" / "train").glob("20*"))
+        best = sorted((self.home / "checkpoints" / "quickstart" / runs[-1].name).glob("epoch*.ckpt")) if runs else []
         replacements = {
             "checkpoints/train/<run>": str(trained[-1]) if trained else "checkpoints/train/<run>",
+            "<best>.ckpt": best[-1].name if best else "<best>.ckpt",  # one epoch: one best checkpoint
             "<run>": runs[-1].name if runs else "<run>",
             "/path/to/faces": str(data), "data.root=...": f"data.root={data}",
             "/path/to/raw_photos": str(photos.parent), "/path/to/probes": str(people[0]) if people else "",
