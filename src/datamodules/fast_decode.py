@@ -1,6 +1,6 @@
 """Fast decoding of JPEG payloads to uint8 tensors for training workers, with :func:`load_rgb` as the rule book.
 
-simplejpeg (libjpeg-turbo) decodes a 112 px q95 JPEG 2.3-2.8x faster than Pillow on one core here and gives the
+simplejpeg (libjpeg-turbo) decodes a 112 px q95 JPEG 2.2-2.8x faster than Pillow on one core here and gives the
 same pixels (max difference 0 on 200 synthetic faces; ``facerec-bench loader`` measures it again). It is used only
 where it cannot disagree with :func:`src.datamodules.image_decode.load_rgb`: a JPEG without an EXIF block (Pillow's
 path applies the orientation), in a colour space that converts exactly (YCbCr, grey, RGB), at most
