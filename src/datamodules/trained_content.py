@@ -26,6 +26,8 @@ _CHUNK = 1 << 20
 
 def content_digest(path: str | Path) -> str:
     """32-bit blake2b digest of the file's bytes as 8 hex characters."""
+    if not isinstance(path, (str, Path)):  # open(<int>) would read, then close, that file descriptor
+        raise TypeError(f"content_digest takes an image file path, not {type(path).__name__} {path!r}")
     digest = hashlib.blake2b(digest_size=4)
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from src.datamodules.fast_decode import decode_rgb
 from src.datamodules.folder_scan import FolderScan
+from src.datamodules.identities import TrainedOn
 from src.datamodules.image_folder import FaceImageFolderDataModule, IdentitySplit
 from src.datamodules.read_order import ShuffleBufferSampler, check_read_order
 from src.datamodules.recordio.format import RecordError
@@ -131,6 +132,12 @@ class RecordFaceDataModule(FaceImageFolderDataModule):
             self.scan = scan_records(self.reader, decode=self.hparams.decode_check)
             self.scan.report()
         return self.scan
+
+    def trained_on(self) -> TrainedOn:
+        """The training people (labels) of the split, without content sketches: records are not image files that a
+        folder evaluated later could share, and a record key is no path to digest."""
+        self.setup()
+        return TrainedOn(root=str(self.root), identities=frozenset(self.split.train))
 
     def log_split(self) -> None:
         log.info("RecordIO %s: %d records, %d training identities, %d held-out identities, %d bad records.",
