@@ -73,8 +73,11 @@ def test_export_takes_every_training_recipe(experiment, tmp_path):
     from tests.helpers import compose_config
 
     train = compose_config("train", [f"experiment={experiment}"], tmp_path)
-    export = typed(ExportConfig, compose_config("export", [f"experiment={experiment}", "ckpt_path=x.ckpt"], tmp_path),
-                   "facerec-export")
+    # a recipe for the user's own data (finetune_dlib) leaves data.root to the command line
+    given = [f"data.root={tmp_path}"] if OmegaConf.is_missing(train.data, "root") else []
+    train = compose_config("train", [f"experiment={experiment}", *given], tmp_path)
+    export = typed(ExportConfig, compose_config("export", [f"experiment={experiment}", "ckpt_path=x.ckpt", *given],
+                                                tmp_path), "facerec-export")
     assert export.data == OmegaConf.to_container(train.data, resolve=True)
     assert export.gallery.image_size == train.data.image_size and export.task_name == train.task_name
 

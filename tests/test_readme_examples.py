@@ -5,7 +5,8 @@ Each ``facerec-*`` line of those sections' ``bash`` blocks runs in a fresh proje
 order, as ``python -m <its module>`` (the console scripts' targets in pyproject.toml). To stay fast, training
 commands get :data:`TRAINING_OVERRIDES` appended (the TINY list of tests/helpers/config.py, one epoch), the
 quickstart :data:`SYNTHETIC` (20 people x 4 images: the own-data examples' data.val_fraction=0.1 then holds out
-2), the other trainings ``eval=false`` (the quickstart's evaluation is the one checked).
+2), the other trainings ``eval=false ~callbacks.milvus_export`` (the quickstart's evaluation and gallery are the
+ones checked and used).
 
 Placeholders become real paths: ``<run>`` the latest run, ``/path/to/faces`` and ``data.root=...`` the
 quickstart's synthetic folder, ``/path/to/raw_photos`` a folder holding a real photo (scikit-image's
@@ -102,7 +103,7 @@ class Project:
         words = shlex.split(line)
         module = _modules()[words[0]]
         quickstart = "experiment=quickstart" in words  # trains, exports and evaluates: the quiet-success check
-        extra = (TRAINING_OVERRIDES + (SYNTHETIC if quickstart else ["eval=false"])
+        extra = (TRAINING_OVERRIDES + (SYNTHETIC if quickstart else ["eval=false", "~callbacks.milvus_export"])
                  if words[0] == "facerec-train" else [])
         env = {**os.environ, "FACEREC_ROOT": str(self.home), "PYTHONPATH": str(ROOT)}
         env.pop("HYDRA_FULL_ERROR", None)

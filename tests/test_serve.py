@@ -245,7 +245,7 @@ def test_refuses_a_gallery_of_another_tta_mode(faces, milvus_server_uri, milvus_
     FaceGallery.open(model, {"uri": milvus_server_uri, "collection": milvus_collection}, create=True).close()
     refused = ServeProcess([f"ckpt_path={ckpt}", f"milvus.uri={milvus_server_uri}",
                             f"milvus.collection={milvus_collection}", "gallery.tta=sum", f"hydra.run.dir={tmp_path}"],
-                           tmp_path / "serve.log")
+                           tmp_path / "stdout.txt")  # not Hydra's serve.log: a failed run's own log goes with its dir
     with pytest.raises(ServeStartError, match="exited with code 2"):
         refused.start()
     assert "TTA mode" in refused.log_tail()

@@ -75,10 +75,11 @@ class ExportConfig(RawPhotoOptions):
     gallery: ExportOptions = field(default_factory=ExportOptions)
     milvus: dict[str, Any] = MISSING  # the `milvus` group: lite | standalone
     paths: PathsConfig = field(default_factory=PathsConfig)
-    # experiment=<name> selects a training recipe's data; its trainer/model settings land here, unused
+    # experiment=<name> selects a training recipe's data; its trainer/model/head/callbacks settings land here, unused
     trainer: Any | None = None
     model: Any | None = None
     head: Any | None = None
+    callbacks: Any | None = None
 
 
 register("export_schema", ExportConfig)

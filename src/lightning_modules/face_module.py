@@ -126,7 +126,11 @@ class FaceRecognitionModule(L.LightningModule):
         counts = torch.zeros(weight.shape[0], device=self.device)
         was_training = self.training
         self.eval()
-        for images, labels, _ in self.trainer.datamodule.train_dataloader():
+        datamodule = self.trainer.datamodule
+        for batch in datamodule.train_dataloader():
+            if hasattr(datamodule, "training_batch"):  # uint8 batches are augmented on the device (data.augment)
+                batch = datamodule.training_batch(batch, self.device)
+            images, labels, _ = batch
             features = F.normalize(self(self._prepare(images.to(self.device))).float(), dim=1)
             labels = labels.to(self.device)
             sums.index_add_(0, labels, features)

@@ -95,6 +95,16 @@ def explain_composition(error: BaseException, command: str, config_name: str, ar
     return f"{error}{cause}"
 
 
+def _job_name() -> str:
+    """Hydra's job name (its log file is ``<job name>.log`` in the run dir); empty outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return str(HydraConfig.get().job.name)
+    except ValueError:  # HydraConfig is not set
+        return ""
+
+
 def _remove_empty_run_dirs(cfg: DictConfig) -> None:
     """After a failure: drop the run dir if it holds only Hydra's bookkeeping, and an empty checkpoint dir."""
     for key in ("paths.output_dir", "paths.checkpoint_dir"):
@@ -104,7 +114,9 @@ def _remove_empty_run_dirs(cfg: DictConfig) -> None:
             continue
         if not path.is_dir() or path.resolve() == Path.cwd().resolve():
             continue
-        leftovers = [p for p in path.iterdir() if not (p.name == ".hydra" or p.suffix == ".log")]
+        # Hydra's own files only: `.hydra/` and `<job name>.log`; any other file (a log the caller pointed into the
+        # run dir, as the service tests do) keeps the folder
+        leftovers = [p for p in path.iterdir() if p.name not in (".hydra", f"{_job_name()}.log")]
         if not leftovers:
             shutil.rmtree(path, ignore_errors=True)
             if path.parent.is_dir() and not any(path.parent.iterdir()):  # outputs/<task>/ held only this run

@@ -146,12 +146,12 @@ def check_person_id(person_id: str) -> None:
     """A person id as the gallery stores it (no control characters, 1-256 UTF-8 bytes, no invisible or bidi
     control characters, which would make an id that looks like another person's); ValueError says why."""
     check_no_control_chars(PERSON_FIELD, person_id)
+    check_text(PERSON_FIELD, person_id, PERSON_ID_MAX_BYTES)  # first: a lone surrogate is "not valid UTF-8"
     hidden = sorted({f"U+{ord(c):04X}" for c in person_id if unicodedata.category(c) in _INVISIBLE_CATEGORIES})
     if hidden:
         raise ValueError(f"{PERSON_FIELD} {person_id!r} contains invisible or bidi control characters "
                          f"({', '.join(hidden)}): such an id can look like another person's. Use visible characters "
                          "only.")
-    check_text(PERSON_FIELD, person_id, PERSON_ID_MAX_BYTES)
 
 
 def check_keys(keys: Sequence[int], paths: Sequence[str]) -> None:
