@@ -18,18 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from src.inference.threshold import Threshold, _mismatch, _read
+from src.inference.threshold import Threshold, applicable_report
 
 
 def report_threshold(path: str | Path, model_id: str, tta_mode: str, preprocessing: Any) -> Threshold:
     """The linking threshold a report of this model gives (see the module docstring); ValueError when it does not
     apply or holds no verification section."""
     path = Path(path).expanduser()
-    data = _read(path)
-    problem = _mismatch(data, model_id, tta_mode, preprocessing)
-    if problem:
-        raise ValueError(f"clustering.threshold_from={path} does not apply: {problem}. Pass the report of this "
-                         "checkpoint, or clustering.threshold=<value>.")
+    data = applicable_report(path, model_id, tta_mode, preprocessing, f"clustering.threshold_from={path}",
+                             "Pass the report of this checkpoint, or clustering.threshold=<value>.")
     verification = data.get("verification", {})
     at_far = sorted(verification.get("tar_at_far", {}).items(), key=lambda item: float(item[0].split("_")[-1]))
     if at_far:

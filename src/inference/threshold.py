@@ -56,6 +56,17 @@ def _read(path: Path) -> dict[str, Any]:
         raise ValueError(f"Cannot read evaluation report {path}: {error}") from error
 
 
+def applicable_report(path: Path, model_id: str, tta_mode: str, preprocessing: Any, named: str,
+                      fix: str) -> dict[str, Any]:
+    """The content of evaluation report ``path`` when it was made with this model, TTA mode and alignment; else
+    ``ValueError("<named> does not apply: <how it differs>. <fix>")``."""
+    data = _read(path)
+    problem = _mismatch(data, model_id, tta_mode, preprocessing)
+    if problem:
+        raise ValueError(f"{named} does not apply: {problem}. {fix}")
+    return data
+
+
 def _mismatch(report: Mapping[str, Any], model_id: str, tta_mode: str, preprocessing: Any) -> str | None:
     """How the report's model differs from the one in use (None: it applies)."""
     made = (report.get("model", {}).get("model_id"), report.get("embedding", {}).get("tta_mode"))
@@ -71,11 +82,9 @@ def _mismatch(report: Mapping[str, Any], model_id: str, tta_mode: str, preproces
 def calibrated_record(report_path: str | Path, model: FaceModel) -> dict[str, Any]:
     """What a gallery stores of ``report_path``'s recommended threshold; ValueError when it does not apply."""
     path = Path(report_path).expanduser()
-    data = _read(path)
-    problem = _mismatch(data, model.model_id, model.tta_mode, model.preprocessing)
-    if problem:
-        raise ValueError(f"The threshold of {path} does not apply: {problem}. Evaluate this checkpoint with the same "
-                         "gallery.tta and align settings and pass that report.")
+    data = applicable_report(path, model.model_id, model.tta_mode, model.preprocessing, f"The threshold of {path}",
+                             "Evaluate this checkpoint with the same gallery.tta and align settings and pass that "
+                             "report.")
     value = data.get("identification", {}).get("recommended_threshold")
     if value is None:
         raise ValueError(f"{path} recommends no threshold (no open-set probes); evaluate more people.")
@@ -102,11 +111,9 @@ def resolve_threshold(explicit: float | None, report: str | Path | None, gallery
         return Threshold(float(explicit), "threshold=")
     preprocessing = gallery.model.preprocessing if gallery is not None else None
     if report:
-        path, data = Path(report), _read(Path(report))
-        problem = _mismatch(data, model_id, tta_mode, preprocessing)
-        if problem:
-            raise ValueError(f"threshold_from={path} does not apply: {problem}. Pass threshold=<value> or the report "
-                             "of this checkpoint.")
+        path = Path(report)
+        data = applicable_report(path, model_id, tta_mode, preprocessing, f"threshold_from={path}",
+                                 "Pass threshold=<value> or the report of this checkpoint.")
         value = data.get("identification", {}).get("recommended_threshold")
         if value is None:
             return Threshold(float(default), f"default ({path} recommends none)", calibrated=False)
