@@ -1,11 +1,13 @@
-"""experiment=finetune_dlib: step 0 is dlib's pretrained network, class centres start at the class means, and no
-kept checkpoint is worse than step 0 on held-out people; a fine-tuned checkpoint reloads as arch dlib."""
+"""experiment=finetune_dlib on raw photos: they are cut as dlib chips first (data.align=dlib), step 0 is dlib's
+pretrained network, class centres start at the class means, and no kept checkpoint is worse than step 0 on held-out
+people; a fine-tuned checkpoint reloads as arch dlib."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from src.datamodules.face_dataset import load_rgb
 from src.datamodules.transforms import eval_transform
@@ -36,6 +38,12 @@ def test_finetune_starts_at_the_pretrained_network_and_keeps_no_worse_checkpoint
         "~callbacks.milvus_export", "eval=false", "+trainer.enable_model_summary=false"], tmp_path)
     _, objects = train(cfg)
     module, best = objects["model"], Path(objects["best_ckpt"])
+    # trained on dlib chips of the raw photos, cached under data/aligned/ and listed in that folder's report
+    chips = objects["datamodule"].root
+    assert chips.parent == tmp_path / "data" / "aligned" and chips.name.startswith("faces-aligned-dlib150-")
+    assert sorted(p.name for p in chips.iterdir() if p.is_dir()) == sorted(p.name for p in root.iterdir())
+    assert all(Image.open(chip).size == (150, 150) for chip in chips.glob("*/*.png"))
+    assert (chips / "align_report.json").is_file()
     step0 = next((tmp_path / "checkpoints").glob("step0-rank1*.ckpt"))
     untrained = round(module.untrained_metrics["rank1"], 4)  # as checkpoint names write it
     # kept checkpoints are all at least as good as step 0 on the held-out people
@@ -48,7 +56,7 @@ def test_finetune_starts_at_the_pretrained_network_and_keeps_no_worse_checkpoint
     assert saved.model.arch == "dlib" and saved.image_size == 150
     people = sorted(objects["datamodule"].split.train)
     transform = eval_transform(150)
-    images = torch.stack([transform(load_rgb(p)) for name in people for p in sorted((root / name).iterdir())])
+    images = torch.stack([transform(load_rgb(p)) for name in people for p in sorted((chips / name).iterdir())])
     with torch.no_grad():
         ours, reference = saved.model(images), pretrained(images)
     assert torch.allclose(ours, reference, atol=1e-5)
