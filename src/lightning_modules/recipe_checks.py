@@ -17,8 +17,8 @@ MIN_SCRATCH_IDENTITIES = 1000
 MIN_STEPS = 200
 
 SMALL_DATA_ADVICE = (
-    "for real faces, fine-tune dlib's pretrained face network (experiment=finetune_dlib on dlib-aligned chips: "
-    "facerec-align alignment.template=dlib alignment.size=150), which identifies unseen ORL people at rank-1 1.00 "
+    "for real faces, fine-tune dlib's pretrained face network (experiment=finetune_dlib data.root=<raw photos>: it "
+    "cuts dlib chips first, data.align=dlib), which identifies unseen ORL people at rank-1 1.00 "
     "before any training; or start from other pretrained weights (model.backbone.pretrained=imagenet, or "
     "=/path/to/face_model.ckpt), "
     "freeze the trunk and train only the embedding neck and head (model.freeze_backbone_epochs=-1 for the whole "
