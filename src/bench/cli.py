@@ -38,7 +38,7 @@ USAGE = ("usage: facerec-bench {" + ",".join(COMMANDS) + "} [key=value ...]\n"
          "       facerec-bench serve ckpt_path=<ckpt> [images=<identity folders>] concurrency=[1,8,32]\n"
          "       facerec-bench cluster ckpt_path=dlib data=../shared/data/orl_faces_30   "
          "facerec-bench cluster_scale sizes=[10000]\n"
-         "       facerec-bench loader images=100000 workers=[0,2]")
+         "       facerec-bench loader images=100000 workers=[0,1,2]")
 
 
 def _load(command: str) -> tuple[type, Callable[[Any], Any]]:

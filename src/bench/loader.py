@@ -1,5 +1,5 @@
 """Training-loader throughput, before vs after issue 21, on an image folder and a packed ``.rec`` of 112 px JPEGs:
-``facerec-bench loader [images=100000] [workers=[0,2]] [seconds=10]``.
+``facerec-bench loader [images=100000] [workers=[0,1,2]] [seconds=10]``.
 
 * ``old``: what the workers did before: Pillow decode (:func:`load_rgb`) + the per-image torchvision transform
   (``RandomResizedCrop``, flip, ``ColorJitter``, float, normalise), i.e. ``data.augment=worker`` with Pillow;
@@ -52,7 +52,8 @@ class LoaderConfig(CommonConfig):
     images: int = 100_000  # base_faces x copies (see src.bench.loader_data)
     base_faces: int = 2000
     data_dir: str = "outputs/bench/loader_data"  # made once, reused by later runs with the same sizes
-    workers: list[int] = field(default_factory=lambda: [0, 2])
+    # 1: one worker beside the main process (the per-worker figure); 2: the whole 2-core box
+    workers: list[int] = field(default_factory=lambda: [0, 1, 2])
     batch_size: int = 256
     seconds: float = 10.0  # timed per row, after one warm-up batch
     decoder_payloads: int = 2000
