@@ -18,6 +18,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     # Imported here, not at the top: torch and Lightning take ~10 s and `facerec-train --help` needs neither.
     import lightning as L
 
+    from src.alignment.training_data import aligned_data
     from src.datamodules.build import build_datamodule
     from src.eval import evaluate
     from src.utils.checkpoint_file import read_checkpoint
@@ -25,7 +26,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    datamodule = build_datamodule(cfg.data)
+    datamodule = build_datamodule(aligned_data(cfg.data))
     model: L.LightningModule = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
+from src.alignment.training_data import aligned_data
 from src.datamodules.build import build_datamodule
 from tests.helpers import compose_config
 
@@ -31,7 +32,7 @@ def test_raw_photos_are_aligned_once_and_photos_without_a_face_are_listed(tmp_pa
     cfg = compose_config("train", [f"data.root={root}", "data.align=arcface", "data.image_size=64",
                                    "data.val_fraction=0", "data.num_workers=0"], tmp_path)
     with caplog.at_level(logging.INFO):
-        datamodule = build_datamodule(cfg.data)
+        datamodule = build_datamodule(aligned_data(cfg.data))
     chips = datamodule.root
     assert chips.parent == tmp_path / "data" / "aligned" and chips.name.startswith("photos-aligned-arcface64-")
     assert {name: len(paths) for name, paths in datamodule.scan.identities.items()} == {"ann": 2, "bob": 1}
@@ -41,11 +42,18 @@ def test_raw_photos_are_aligned_once_and_photos_without_a_face_are_listed(tmp_pa
 
     caplog.clear()  # a second run resumes the cached copy
     with caplog.at_level(logging.INFO):
-        assert build_datamodule(cfg.data).root == chips
+        assert build_datamodule(aligned_data(cfg.data)).root == chips
     assert "(4 done by an earlier run)" in caplog.text, caplog.text
 
 
 def test_unknown_template_names_the_choices(tmp_path: Path) -> None:
     cfg = compose_config("train", [f"data.root={raw_photos(tmp_path)}", "data.align=insightface"], tmp_path)
     with pytest.raises(ValueError, match=r"data.align='insightface' is not one of \('arcface', 'dlib'\)"):
+        aligned_data(cfg.data)
+
+
+def test_commands_that_read_the_folder_as_it_is_refuse_data_align(tmp_path: Path) -> None:
+    """facerec-export, facerec-eval and the benchmarks build their data module directly (their own align=true)."""
+    cfg = compose_config("train", [f"data.root={raw_photos(tmp_path)}", "data.align=dlib"], tmp_path)
+    with pytest.raises(ValueError, match=r"data.align=dlib aligns photos for training .* align=true"):
         build_datamodule(cfg.data)

@@ -27,6 +27,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 from rich.console import Console
 
+from src.alignment.training_data import aligned_data
 from src.bench.report import make_table
 from src.datamodules.build import build_datamodule
 from src.lightning_modules.face_module import held_out_metrics
@@ -72,7 +73,7 @@ def full_resolution_loader(datamodule: Any) -> Iterable | None:
 def run_split(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg`` once; pixel / untrained / trained metrics on its held-out people plus run facts."""
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = build_datamodule(cfg.data)
+    datamodule = build_datamodule(aligned_data(cfg.data))
     model = hydra.utils.instantiate(cfg.model, num_classes=datamodule.num_classes, _recursive_=False)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
     full_resolution = full_resolution_loader(datamodule)

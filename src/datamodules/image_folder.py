@@ -11,7 +11,6 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from src.datamodules.aligned_root import align_photos, aligned_dir
 from src.datamodules.batch_augment import BatchAugment
 from src.datamodules.face_dataset import FaceImageDataset
 from src.datamodules.fast_decode import DecodeToTensor
@@ -99,8 +98,6 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         flip: bool = True,
         augment: str = "device",
         decode_device: str = "cpu",
-        align: str | bool | None = None,
-        align_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -112,21 +109,10 @@ class FaceImageFolderDataModule(L.LightningDataModule):
         self.batch_augment = BatchAugment(image_size, crop_scale, color_jitter, flip, low_res_size=low_res_size,
                                           low_res_fraction=low_res_fraction)
         self._decode_device: str | None = None
-        self._aligned = False
 
     @property
     def root(self) -> Path:
-        """The folder training reads: ``data.root``, or its aligned copy with ``data.align``."""
-        photos = Path(self.hparams.root).expanduser()
-        if not self.hparams.get("align"):
-            return photos
-        return aligned_dir(photos, self.hparams.align, self.hparams.image_size, self.hparams.get("align_dir"))
-
-    def prepare_data(self) -> None:
-        """With ``data.align``: detect and align the photos of ``data.root`` (once; later runs resume the copy)."""
-        if self.hparams.get("align") and not self._aligned:
-            align_photos(Path(self.hparams.root).expanduser(), self.root, self.hparams.align, self.hparams.image_size)
-            self._aligned = True
+        return Path(self.hparams.root).expanduser()
 
     def scan_folder(self) -> FolderScan:
         """The folder's usable images per person, scanned once; no split (evaluation and export need none)."""
