@@ -37,7 +37,7 @@ def test_raw_photos_are_aligned_once_and_photos_without_a_face_are_listed(tmp_pa
     assert chips.parent == tmp_path / "data" / "aligned" and chips.name.startswith("photos-aligned-arcface64-")
     assert {name: len(paths) for name, paths in datamodule.scan.identities.items()} == {"ann": 2, "bob": 1}
     assert all(Image.open(path).size == (64, 64) for paths in datamodule.scan.identities.values() for path in paths)
-    assert "1 photos are not in training (no face: 1" in caplog.text and "align_report.json" in caplog.text
+    assert "1 files are not in training (no face: 1" in caplog.text and "align_report.json" in caplog.text
     assert sorted(root.rglob("*.jpg")) == [root / p for p in ("ann/0.jpg", "ann/1.jpg", "bob/0.jpg", "bob/1.jpg")]
 
     caplog.clear()  # a second run resumes the cached copy

@@ -84,6 +84,17 @@ def test_selection_summary_warns_when_training_added_nothing(caplog):
     assert "epoch 0" in caplog.text and "did not beat the untrained network" in caplog.text
 
 
+def test_fine_tune_that_added_nothing_is_told_so_without_the_small_data_advice(caplog):
+    with caplog.at_level(logging.WARNING):
+        report_selection([(12, 0, 1.0), (24, 1, 1.0)], {"rank1": 1.0, "verif_acc": 0.99}, pretrained="dlib")
+    assert "did not beat its starting network (model.backbone.pretrained=dlib)" in caplog.text
+    assert "Step 0 is already perfect" in caplog.text and "finetune_dlib" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        report_selection([(12, 1, 0.8)], {"rank1": 0.9, "verif_acc": 0.9}, pretrained="dlib")
+    assert "trainer.min_steps" in caplog.text and "Step 0 is already perfect" not in caplog.text
+
+
 def test_selection_summary_is_quiet_when_training_helped(caplog):
     with caplog.at_level(logging.WARNING):
         report_selection([(12, 0, 0.6), (24, 1, 0.9)], {"rank1": 0.5, "verif_acc": 0.8})

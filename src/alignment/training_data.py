@@ -44,8 +44,8 @@ def align_photos(root: Path, output: Path, template: str, size: int) -> None:
     log.info("data.align=%s: %d faces of %d photos of %s aligned into %s (%d done by an earlier run).", template,
              summary["faces_found"], summary["images"], root, output, summary["resumed"])
     if left_out:
-        log.warning("data.align=%s: %d photos are not in training (no face: %d, failed: %d, several faces skipped: "
-                    "%d); they are listed in %s.", template, left_out, len(summary["no_face"]),
+        log.warning("data.align=%s: %d files are not in training (no face: %d, not an image or unreadable: %d, "
+                    "several faces skipped: %d); they are listed in %s.", template, left_out, len(summary["no_face"]),
                     len(summary["failed"]), len(summary["multiple_faces_skipped"]), report.path)
 
 

@@ -113,7 +113,7 @@ class FaceRecognitionModule(L.LightningModule):
 
     def on_fit_end(self) -> None:
         if self.trainer.is_global_zero:
-            report_selection(self.val_history, self.untrained_metrics)
+            report_selection(self.val_history, self.untrained_metrics, self.hparams.backbone.get("pretrained"))
 
     @torch.no_grad()
     def _init_head_from_class_means(self) -> None:

@@ -77,10 +77,12 @@ def describe_run(trainer: L.Trainer, hparams: Mapping) -> None:
                     classes, SMALL_DATA_ADVICE)
 
 
-def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mapping[str, float] | None) -> str:
+def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mapping[str, float] | None,
+                     pretrained: str | None = None) -> str:
     """Summarize ``val/rank1`` from step 0 to the end and warn about selections that training did not earn.
 
-    ``history`` holds ``(step, epoch, val/rank1)`` of every validation during fitting. Returns the summary line.
+    ``history`` holds ``(step, epoch, val/rank1)`` of every validation during fitting; ``pretrained`` names the
+    trunk's starting weights (``model.backbone.pretrained``), whose step 0 is a trained network. Returns the summary.
     """
     if not history:
         return ""
@@ -94,7 +96,15 @@ def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mappi
     if best_epoch == 0:
         log.warning("The best checkpoint by val/rank1 is from epoch 0 (step %d): later training did not improve "
                     "held-out rank-1 on this validation set. Treat it as an untrained-quality model.", best_step)
-    if untrained and best <= untrained["rank1"]:
+    if untrained and best <= untrained["rank1"] and pretrained:
+        room = ("step 0 is already perfect on these held-out people, so this validation set cannot show a gain; "
+                "validate on harder ones (more people, or data.low_res_val for a low-resolution domain)"
+                if untrained["rank1"] >= 1.0 else "try more steps (trainer.min_steps) or another trunk lr "
+                "(model.optimizer.lr_backbone), or use the pretrained network as it is")
+        log.warning("Fine-tuning did not beat its starting network (model.backbone.pretrained=%s) on held-out people "
+                    "(val/rank1 %.4f at step 0, best %.4f); with callbacks.keep_step_zero the step-0 network is the "
+                    "best checkpoint. %s.", pretrained, untrained["rank1"], best, room[0].upper() + room[1:])
+    elif untrained and best <= untrained["rank1"]:
         log.warning("Training did not beat the untrained network on held-out people (val/rank1 %.4f at step 0, "
                     "best %.4f). %s would help.", untrained["rank1"], best, SMALL_DATA_ADVICE.capitalize())
     return summary
