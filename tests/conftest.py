@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from src.bench.local_server import LocalMilvusServer, ServerStartError
+# Two test processes on 2 cores: each (and what it starts) computes on one thread; torch's default of one thread per
+# core gave 4 spinning threads on 2 cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+from src.bench.local_server import LocalMilvusServer, ServerStartError  # noqa: E402
 from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 
 # The slowest files (measured with --durations on the 2-core CI machine, 35-180 s each) run first: the suite runs
