@@ -96,7 +96,9 @@ def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mappi
     if best_epoch == 0:
         log.warning("The best checkpoint by val/rank1 is from epoch 0 (step %d): later training did not improve "
                     "held-out rank-1 on this validation set. Treat it as an untrained-quality model.", best_step)
-    if untrained and best <= untrained["rank1"] and pretrained:
+    if not untrained or best > untrained["rank1"]:
+        return summary
+    if pretrained:
         room = ("step 0 is already perfect on these held-out people, so this validation set cannot show a gain; "
                 "validate on harder ones (more people, or data.low_res_val for a low-resolution domain)"
                 if untrained["rank1"] >= 1.0 else "try more steps (trainer.min_steps) or another trunk lr "
@@ -104,7 +106,7 @@ def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mappi
         log.warning("Fine-tuning did not beat its starting network (model.backbone.pretrained=%s) on held-out people "
                     "(val/rank1 %.4f at step 0, best %.4f); with callbacks.keep_step_zero the step-0 network is the "
                     "best checkpoint. %s.", pretrained, untrained["rank1"], best, room[0].upper() + room[1:])
-    elif untrained and best <= untrained["rank1"]:
+    else:
         log.warning("Training did not beat the untrained network on held-out people (val/rank1 %.4f at step 0, "
                     "best %.4f). %s would help.", untrained["rank1"], best, SMALL_DATA_ADVICE.capitalize())
     return summary
