@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,25 @@ from tests.helpers import TRAINED_RUN_OVERRIDES, compose_config
 # by test count), and a 3-minute file handed out last ran alone at the end (tests 16.5 instead of ~12 minutes).
 SLOW_FILES_FIRST = ("test_readme_examples.py", "test_learning.py", "test_resume_ddp.py", "test_notebooks.py",
                     "test_row_identity.py", "test_export.py", "test_serve.py", "test_cluster.py")
+
+
+# A whole run wrote at most 2.6 GB of temporary files (sampled every 20 s, 2026-12-07); with less free than this the
+# run used to fail 10 minutes in with dozens of "No space left on device" errors from unrelated tests.
+MIN_FREE_TEMP_GB = 3.0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, saying what to do, when the disk under pytest's temporary folders cannot hold a run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller checks once for both processes
+    root = Path(session.config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir())
+    while not root.exists():
+        root = root.parent
+    free_gb = shutil.disk_usage(root).free / 1e9
+    if free_gb < MIN_FREE_TEMP_GB:
+        pytest.exit(f"Only {free_gb:.1f} GB free under {root}; the tests write up to ~2.6 GB of temporary files there. "
+                    f"Free space (old runs lie in {tempfile.gettempdir()}/pytest-of-<user>/) or point them at a "
+                    "bigger disk with `pytest --basetemp=<empty dir>`.", returncode=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
