@@ -99,13 +99,15 @@ def report_selection(history: Sequence[tuple[int, int, float]], untrained: Mappi
     if not untrained or best > untrained["rank1"]:
         return summary
     if pretrained:
-        room = ("step 0 is already perfect on these held-out people, so this validation set cannot show a gain; "
-                "validate on harder ones (more people, or data.low_res_val for a low-resolution domain)"
-                if untrained["rank1"] >= 1.0 else "try more steps (trainer.min_steps) or another trunk lr "
-                "(model.optimizer.lr_backbone), or use the pretrained network as it is")
+        if untrained["rank1"] >= 1.0:
+            room = ("Step 0 is already perfect on these held-out people, so this validation set cannot show a gain; "
+                    "validate on harder ones (more people, or data.low_res_val for a low-resolution domain)")
+        else:
+            room = ("Try more steps (trainer.min_steps) or another trunk lr (model.optimizer.lr_backbone), or use the "
+                    "pretrained network as it is")
         log.warning("Fine-tuning did not beat its starting network (model.backbone.pretrained=%s) on held-out people "
                     "(val/rank1 %.4f at step 0, best %.4f); with callbacks.keep_step_zero the step-0 network is the "
-                    "best checkpoint. %s.", pretrained, untrained["rank1"], best, room[0].upper() + room[1:])
+                    "best checkpoint. %s.", pretrained, untrained["rank1"], best, room)
     else:
         log.warning("Training did not beat the untrained network on held-out people (val/rank1 %.4f at step 0, "
                     "best %.4f). %s would help.", untrained["rank1"], best, SMALL_DATA_ADVICE.capitalize())
