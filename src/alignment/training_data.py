@@ -54,9 +54,9 @@ def aligned_data(data_cfg: DictConfig) -> DictConfig:
     template = data_cfg.get("align")
     if not template:
         return data_cfg
-    photos = Path(data_cfg.root).expanduser()
-    chips = aligned_dir(photos, template, int(data_cfg.image_size), data_cfg.get("align_dir"))
-    align_photos(photos, chips, template, int(data_cfg.image_size))
+    photos, size = Path(data_cfg.root).expanduser(), int(data_cfg.image_size)
+    chips = aligned_dir(photos, template, size, data_cfg.get("align_dir"))
+    align_photos(photos, chips, template, size)
     aligned = OmegaConf.to_container(data_cfg, resolve=True)
     aligned.update(root=str(chips), align=False)
     return OmegaConf.create(aligned)
