@@ -34,8 +34,9 @@ SLOW_FILES_FIRST = ("test_readme_examples.py", "test_learning.py", "test_resume_
                     "test_row_identity.py", "test_export.py", "test_serve.py", "test_cluster.py")
 
 
-# A whole run wrote at most 2.6 GB of temporary files (sampled every 20 s, 2026-12-07); with less free than this the
-# run used to fail 10 minutes in with dozens of "No space left on device" errors from unrelated tests.
+# A whole run wrote at most 2.6 GB of temporary files (sampled every 20 s, 2026-12-07); with less free than that (and
+# a margin) the run used to fail 10 minutes in with dozens of "No space left on device" errors from unrelated tests.
+PEAK_TEMP_GB = 2.6
 MIN_FREE_TEMP_GB = 3.0
 
 
@@ -48,9 +49,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         root = root.parent
     free_gb = shutil.disk_usage(root).free / 1e9
     if free_gb < MIN_FREE_TEMP_GB:
-        pytest.exit(f"Only {free_gb:.1f} GB free under {root}; the tests write up to ~2.6 GB of temporary files there. "
-                    f"Free space (old runs lie in {tempfile.gettempdir()}/pytest-of-<user>/) or point them at a "
-                    "bigger disk with `pytest --basetemp=<empty dir>`.", returncode=1)
+        pytest.exit(f"Only {free_gb:.1f} GB free under {root}; the tests write up to ~{PEAK_TEMP_GB} GB of temporary "
+                    f"files there. Free space (old runs lie in {tempfile.gettempdir()}/pytest-of-<user>/) or point "
+                    "them at a bigger disk with `pytest --basetemp=<empty dir>`.", returncode=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
